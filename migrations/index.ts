@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261130000000InitialSchema } from './Migration20261130000000InitialSchema.js';
+
+/** Every migration, oldest first. Add new ones here after `npm run db:migration:create`. */
+export const MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261130000000InitialSchema', class: Migration20261130000000InitialSchema },
+];

@@ -1,0 +1,26 @@
+import { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+
+/**
+ * An ioredis client with what every client of ours needs: an error listener (an unhandled `error`
+ * event crashes the process), bounded retries per command, and a capped reconnect back-off.
+ */
+export function createRedis(url: string, log: FastifyBaseLogger, name: string): Redis {
+  const client = new Redis(url, {
+    connectionName: name,
+    maxRetriesPerRequest: 2,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 3_000),
+  });
+  let lastError = '';
+  client.on('error', (err: Error) => {
+    // One line per distinct failure, not one per reconnect attempt.
+    if (err.message !== lastError) log.warn({ err, redis: name }, 'redis client error');
+    lastError = err.message;
+  });
+  client.on('ready', () => {
+    if (lastError) log.info({ redis: name }, 'redis client reconnected');
+    lastError = '';
+  });
+  return client;
+}

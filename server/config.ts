@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+/**
+ * Everything the server reads from the environment, parsed and validated in one place.
+ * A bad value stops start-up with a {@link ConfigError} that names the variable.
+ */
+export interface Config {
+  /** `NODE_ENV`. @default 'development' */
+  env: 'development' | 'production' | 'test';
+  /** `PORT`. @default 3000 */
+  port: number;
+  /** `HOST`. @default '0.0.0.0' */
+  host: string;
+  /** `DATABASE_URL`; unset = embedded PGlite under {@link dataDir}. */
+  databaseUrl: string | undefined;
+  /** `DATA_DIR`: where the embedded database lives. @default './data' */
+  dataDir: string;
+  /**
+   * `DB_POOL_MIN` / `DB_POOL_MAX` / `DB_IDLE_TIMEOUT_MS`: the PostgreSQL connection pool, the counterpart
+   * of Django's `CONN_MAX_AGE`. Connections are reused, never more than `max` per process, and idle ones
+   * above `min` are closed after the idle timeout. The embedded database always uses exactly one.
+   * @default min 2, max 10, idle 30000 ms
+   */
+  dbPool: { min: number; max: number; idleTimeoutMs: number };
+  /** `REDIS_URL`; unset = in-process cache and the single-node Socket.IO adapter. */
+  redisUrl: string | undefined;
+  /** `REDIS_KEY_PREFIX`: prefix of every Redis key and channel of this deployment. @default 'exam:' */
+  redisKeyPrefix: string;
+  /** `ALLOWED_ORIGINS` (comma-separated); empty = only the server's own origin. */
+  allowedOrigins: string[];
+  /** `JWT_SECRET`; required in production, generated (and printed once) in development. */
+  jwtSecret: string;
+  /** True when the secret was generated at start-up, i.e. tokens die with the process. */
+  jwtSecretGenerated: boolean;
+  /** `JWT_TTL_SECONDS`: token lifetime. @default 28800 (8 h, a long exam day) */
+  jwtTtlSeconds: number;
+  /** `LOG_LEVEL`. @default 'info' ('warn' under test) */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `WORKERS`: processes on one port (cluster mode). @default 1 */
+  workers: number;
+  /** `DEMO_PASSWORD`: password of every demo user. @default 'demo1234' */
+  demoPassword: string;
+  /** `SEED_STUDENTS`: number of demo students. @default 30 */
+  seedStudents: number;
+  /** `SEED_ON_START`: seed the demo data on start when the database has no users. @default true when embedded */
+  seedOnStart: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const ENVS = ['development', 'production', 'test'] as const;
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const found = values.find((v) => v === raw);
+  if (!found) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
+  return found;
+}
+
+/** Parses the environment into a {@link Config}; throws {@link ConfigError} naming the bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ENVS, 'development');
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+
+  const allowedOrigins = (str(env, 'ALLOWED_ORIGINS') ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of allowedOrigins) {
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError('ALLOWED_ORIGINS', `has "${origin}", which is not an origin like https://exam.example.org`);
+    }
+    if (parsed.origin !== origin) {
+      throw new ConfigError('ALLOWED_ORIGINS', `has "${origin}"; write it as an origin: "${parsed.origin}"`);
+    }
+  }
+
+  let jwtSecret = str(env, 'JWT_SECRET');
+  let jwtSecretGenerated = false;
+  if (jwtSecret === undefined) {
+    if (nodeEnv === 'production') throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production');
+    jwtSecret = randomBytes(32).toString('base64url');
+    jwtSecretGenerated = true;
+  } else if (jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 characters long');
+  }
+
+  const min = int(env, 'DB_POOL_MIN', 2, 0, 1000);
+  const max = int(env, 'DB_POOL_MAX', 10, 1, 1000);
+  if (min > max) throw new ConfigError('DB_POOL_MIN', `must not exceed DB_POOL_MAX (${max}), got ${min}`);
+
+  return {
+    env: nodeEnv,
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    dataDir: path.resolve(str(env, 'DATA_DIR') ?? './data'),
+    dbPool: { min, max, idleTimeoutMs: int(env, 'DB_IDLE_TIMEOUT_MS', 30_000, 1_000, 3_600_000) },
+    redisUrl,
+    redisKeyPrefix: str(env, 'REDIS_KEY_PREFIX') ?? 'exam:',
+    allowedOrigins,
+    jwtSecret,
+    jwtSecretGenerated,
+    jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 8 * 3600, 60, 30 * 24 * 3600),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'warn' : 'info'),
+    workers: int(env, 'WORKERS', 1, 1, 64),
+    demoPassword: str(env, 'DEMO_PASSWORD') ?? 'demo1234',
+    seedStudents: int(env, 'SEED_STUDENTS', 30, 1, 100_000),
+    seedOnStart: bool(env, 'SEED_ON_START', databaseUrl === undefined),
+  };
+}

@@ -1,0 +1,79 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+interface KnexPool {
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+/** `GET /healthz` (the process is up), `GET /readyz` (DB and Redis answer), `GET /metrics` (Prometheus). */
+export const opsRoutes: FastifyPluginAsync = async (app) => {
+  const registry = new Registry();
+  app.decorate('metrics', registry);
+  collectDefaultMetrics({ register: registry });
+
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const pool = (): KnexPool | undefined =>
+    (app.orm.em.getConnection().getKnex().client as { pool?: KnexPool }).pool;
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'PostgreSQL pool connections by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const p = pool();
+      this.set({ state: 'used' }, p?.numUsed() ?? 0);
+      this.set({ state: 'free' }, p?.numFree() ?? 0);
+      this.set({ state: 'pending_acquires' }, p?.numPendingAcquires() ?? 0);
+    },
+  });
+  new Counter({
+    name: 'db_statements_total',
+    help: 'SQL statements sent by this process',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(app.queries.total);
+    },
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const checks: Record<string, 'ok' | 'down' | 'not_configured'> = { database: 'down', redis: 'not_configured' };
+    try {
+      await app.orm.em.getConnection().execute('select 1');
+      checks.database = 'ok';
+    } catch (err) {
+      app.log.warn({ err }, 'readiness: database unreachable');
+    }
+    if (app.redis) {
+      checks.redis = 'down';
+      try {
+        if ((await app.redis.ping()) === 'PONG') checks.redis = 'ok';
+      } catch (err) {
+        app.log.warn({ err }, 'readiness: redis unreachable');
+      }
+    }
+    const ready = checks.database === 'ok' && checks.redis !== 'down';
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+
+  app.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', registry.contentType).send(await registry.metrics()),
+  );
+};
