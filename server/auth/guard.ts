@@ -20,7 +20,8 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 
 /**
  * A route guard: the request must carry a valid token, and the user one of `roles` (any role when
- * none are given). Sets `request.user`.
+ * none are given). Sets `request.user`. Attach it as `onRequest`, so that an anonymous or unauthorized
+ * request is refused before its body is parsed and validated (and learns nothing about the schema).
  */
 export function requireRole(...roles: Role[]): preHandlerAsyncHookHandler {
   return async function guard(this: unknown, request: FastifyRequest, _reply: FastifyReply) {

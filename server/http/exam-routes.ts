@@ -18,42 +18,42 @@ import { CreateExamBody, EnrollmentsBody, IdParams, InvigilatorsBody, PatchExamB
 export const examRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = requireRole('admin');
 
-  app.get('/api/exams', { preHandler: requireRole() }, async (request) => {
+  app.get('/api/exams', { onRequest: requireRole() }, async (request) => {
     const exams = await listExamsFor(request.em, currentUser(request));
     return { exams: exams.map(examSummary) };
   });
 
-  app.post('/api/exams', { preHandler: admin, schema: { body: CreateExamBody } }, async (request, reply) => {
+  app.post('/api/exams', { onRequest: admin, schema: { body: CreateExamBody } }, async (request, reply) => {
     const exam = await createExam(request.em, request.body);
     const tree = await loadExamTree(request.em, exam.id);
     return reply.status(201).send(examAdminView(tree!));
   });
 
-  app.get('/api/exams/:id', { preHandler: admin, schema: { params: IdParams } }, async (request) => {
+  app.get('/api/exams/:id', { onRequest: admin, schema: { params: IdParams } }, async (request) => {
     const exam = await loadExamTree(request.em, request.params.id);
     if (!exam) throw notFound('Exam not found');
     return examAdminView(exam);
   });
 
-  app.patch('/api/exams/:id', { preHandler: admin, schema: { params: IdParams, body: PatchExamBody } }, async (request) => {
+  app.patch('/api/exams/:id', { onRequest: admin, schema: { params: IdParams, body: PatchExamBody } }, async (request) => {
     const exam = await updateExam(request.em, request.params.id, request.body);
     return examAdminView(exam);
   });
 
-  app.post('/api/exams/:id/publish', { preHandler: admin, schema: { params: IdParams } }, async (request) => {
+  app.post('/api/exams/:id/publish', { onRequest: admin, schema: { params: IdParams } }, async (request) => {
     const exam = await publishExam(request.em, request.params.id);
     return examSummary(exam);
   });
 
   app.put(
     '/api/exams/:id/enrollments',
-    { preHandler: admin, schema: { params: IdParams, body: EnrollmentsBody } },
+    { onRequest: admin, schema: { params: IdParams, body: EnrollmentsBody } },
     async (request) => setEnrollments(request.em, request.params.id, request.body.enrollments),
   );
 
   app.put(
     '/api/exams/:id/invigilators',
-    { preHandler: admin, schema: { params: IdParams, body: InvigilatorsBody } },
+    { onRequest: admin, schema: { params: IdParams, body: InvigilatorsBody } },
     async (request) => setInvigilators(request.em, request.params.id, request.body.emails),
   );
 };

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 interface KnexPool {
@@ -7,8 +8,12 @@ interface KnexPool {
   numPendingAcquires(): number;
 }
 
-/** `GET /healthz` (the process is up), `GET /readyz` (DB and Redis answer), `GET /metrics` (Prometheus). */
-export const opsRoutes: FastifyPluginAsync = async (app) => {
+/**
+ * `GET /healthz` (the process is up), `GET /readyz` (DB and Redis answer), `GET /metrics` (Prometheus).
+ * Not encapsulated (fastify-plugin): its `onResponse` hook must time every route of the app, not only
+ * its own, and `app.metrics` must be visible on the root instance.
+ */
+const ops: FastifyPluginAsync = async (app) => {
   const registry = new Registry();
   app.decorate('metrics', registry);
   collectDefaultMetrics({ register: registry });
@@ -77,3 +82,5 @@ export const opsRoutes: FastifyPluginAsync = async (app) => {
     reply.header('content-type', registry.contentType).send(await registry.metrics()),
   );
 };
+
+export const opsRoutes = fp(ops, { name: 'ops-routes' });

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { afterAll } from 'vitest';
 import { buildApp, type App } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { seedDemo, type SeedResult } from '../../server/exam/demo-data.js';
 import type { CreateExamBody } from '../../server/protocol.js';
-import { TEST_REDIS_URL, createTestDatabase } from './db.js';
+import { TEST_REDIS_URL, afterFile, createTestDatabase } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
@@ -42,7 +41,7 @@ export interface TestAppOptions {
   redis?: boolean | { prefix: string };
 }
 
-/** Builds the real app on a fresh database (migrated by the app itself) and closes it after the file. */
+/** Builds the real app on a fresh database (migrated by the app itself) and closes it after the file (from any hook or test). */
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = opts.databaseUrl ?? (await createTestDatabase()).url;
   const redisEnv =
@@ -65,9 +64,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
       return t.url;
     },
   };
-  afterAll(async () => {
-    await app.close();
-  });
+  afterFile(() => app.close());
   return t;
 }
 

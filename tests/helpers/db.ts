@@ -22,6 +22,29 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+const cleanups: (() => Promise<void>)[] = [];
+
+/**
+ * Runs `fn` once the calling test file's tests are done, the latest registered first. Unlike `afterAll`,
+ * it may be called from inside `beforeAll` or a test: Vitest silently drops an `afterAll` registered
+ * there. (This module is evaluated once per test file, so the hook below belongs to that file.)
+ */
+export function afterFile(fn: () => Promise<void>): void {
+  cleanups.push(fn);
+}
+
+afterAll(async () => {
+  const errors: unknown[] = [];
+  for (let fn = cleanups.pop(); fn; fn = cleanups.pop()) {
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length) throw errors[0];
+});
+
 /**
  * Creates an empty database for the calling test file and drops it after all its tests (the
  * MikroORM test-suite pattern: each file its own database, so files run in parallel).
@@ -29,7 +52,7 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 export async function createTestDatabase(): Promise<{ name: string; url: string }> {
   const name = `exam_test_${randomBytes(5).toString('hex')}`;
   await admin((c) => c.query(`create database "${name}"`));
-  afterAll(async () => {
+  afterFile(async () => {
     await admin((c) => c.query(`drop database if exists "${name}" with (force)`));
   });
   return { name, url: urlFor(name) };
