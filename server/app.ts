@@ -9,14 +9,29 @@ import type { AuthUser } from './auth/guard.js';
 import { TokenService } from './auth/tokens.js';
 import { createRedis } from './cache/redis.js';
 import type { Config } from './config.js';
+import { AppError } from './errors.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { openDatabase } from './db/orm.js';
 import { QueryCounter } from './db/query-counter.js';
 import { seedDemo } from './exam/demo-data.js';
+import { AnswerWriter } from './exam/answer-writer.js';
+import { AttemptService } from './exam/attempts.js';
+import { DbClock } from './exam/clock.js';
+import { ProctorLog } from './exam/proctor-log.js';
+import { loadQuestionSet } from './exam/question-set.js';
+import { DeadlineSweeper } from './exam/sweeper.js';
+import { QuestionCache } from './cache/question-cache.js';
+import { AttemptClocks } from './realtime/attempt-clocks.js';
+import { registerExamNamespace } from './realtime/exam-namespace.js';
+import { EXAM_NAMESPACE, SocketNotifier } from './realtime/notifier.js';
+import { DEFAULT_RATE_LIMITS } from './realtime/rate-limit.js';
+import { createSocketServer, type ExamNamespace } from './realtime/socket-server.js';
+import type { Server as SocketServer } from 'socket.io';
 import { authRoutes } from './http/auth-routes.js';
 import { registerErrorHandling } from './http/errors.js';
 import { examRoutes } from './http/exam-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
+import { resultRoutes } from './http/result-routes.js';
 import { registerValidation } from './http/validation.js';
 
 declare module 'fastify' {
@@ -30,6 +45,8 @@ declare module 'fastify' {
     metrics: Registry;
     /** 'postgres' for `DATABASE_URL`, 'embedded' for PGlite. */
     databaseMode: 'postgres' | 'embedded';
+    io: SocketServer;
+    services: Services;
   }
   interface FastifyRequest {
     /** A fresh EntityManager fork: one unit of work per request. */
@@ -40,6 +57,17 @@ declare module 'fastify' {
 }
 
 export type App = FastifyInstance;
+
+/** The domain services of one node, shared by the socket handlers and the HTTP routes. */
+export interface Services {
+  clock: DbClock;
+  questions: QuestionCache;
+  answers: AnswerWriter;
+  audit: ProctorLog;
+  attempts: AttemptService;
+  sweeper: DeadlineSweeper;
+  clocks: AttemptClocks;
+}
 
 /** Long enough for an exam of 1,000 questions in one authoring body; socket messages have their own, far smaller, limit. */
 const BODY_LIMIT = 4 * 1024 * 1024;
@@ -60,7 +88,8 @@ export async function buildApp(config: Config): Promise<App> {
     requestIdHeader: 'x-request-id',
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: true,
-    return503OnClosing: true,
+    // Refused during shutdown by our own hook below, in the contract's error shape.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // MikroORM's messages (colour codes stripped) into the structured log.
@@ -91,11 +120,41 @@ export async function buildApp(config: Config): Promise<App> {
   app.decorate('redis', redis);
   app.decorateRequest('em', null as unknown as EntityManager);
   app.decorateRequest('user', null);
+  let closing = false;
   app.addHook('onRequest', async (request) => {
+    if (closing) throw new AppError('UNAVAILABLE', 'The server is shutting down', { retryAfterMs: 1000 });
     request.em = orm.em.fork();
   });
 
+  // The realtime layer and the domain services of this node.
+  const io = createSocketServer(app.server, config.allowedOrigins);
+  const examNsp = io.of(EXAM_NAMESPACE) as ExamNamespace;
+  const clock = new DbClock();
+  const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
+  const notifier = new SocketNotifier(io, clocks);
+  const questions = new QuestionCache(redis, (examId) => loadQuestionSet(orm.em.fork(), examId), app.log, {
+    keyPrefix: config.redisKeyPrefix,
+    ttlSeconds: config.questionCacheTtlSeconds,
+  });
+  const answers = new AnswerWriter(orm, app.log, config.answers);
+  const audit = new ProctorLog(orm, app.log);
+  const attempts = new AttemptService({ orm, cache: questions, answers, proctor: audit, notifier, clock, log: app.log });
+  const sweeper = new DeadlineSweeper(orm, answers, notifier, app.log, { intervalMs: config.sweepIntervalMs });
+  app.decorate('io', io);
+  app.decorate('services', { clock, questions, answers, audit, attempts, sweeper, clocks });
+  registerExamNamespace(examNsp, { attempts, clocks, tokens: app.tokens, limits: DEFAULT_RATE_LIMITS, log: app.log });
+
+  // Shutdown: stop taking socket events, then drain every buffer to the database, then close it.
+  app.addHook('preClose', async () => {
+    closing = true;
+    io.local.disconnectSockets(true);
+  });
   app.addHook('onClose', async () => {
+    await sweeper.stop();
+    await answers.close();
+    await audit.close();
+    clocks.close();
+    await io.close().catch(() => undefined);
     await orm.close();
     await redis?.quit().catch(() => redis?.disconnect());
     await embedded?.stop();
@@ -106,6 +165,7 @@ export async function buildApp(config: Config): Promise<App> {
   await app.register(opsRoutes);
   await app.register(authRoutes);
   await app.register(examRoutes);
+  await app.register(resultRoutes);
 
   if (config.seedOnStart && (await orm.em.fork().count(User)) === 0) {
     const result = await seedDemo(orm.em.fork(), { students: config.seedStudents, password: config.demoPassword });
@@ -113,5 +173,6 @@ export async function buildApp(config: Config): Promise<App> {
   }
 
   await app.ready();
+  sweeper.start();
   return app;
 }

@@ -45,6 +45,19 @@ export interface Config {
   seedStudents: number;
   /** `SEED_ON_START`: seed the demo data on start when the database has no users. @default true when embedded */
   seedOnStart: boolean;
+  /**
+   * The answer writer. `ANSWER_FLUSH_MS`: longest an answer waits before its batch is written
+   * (@default 5); `ANSWER_BATCH_SIZE`: answers per statement (@default 500); `ANSWER_MAX_PENDING`:
+   * answers buffered or in flight before new ones get `UNAVAILABLE` (@default 20000);
+   * `ANSWER_FLUSH_CONCURRENCY`: batches written at once (@default 2).
+   */
+  answers: { flushIntervalMs: number; maxBatch: number; maxPending: number; concurrency: number };
+  /** `SWEEP_INTERVAL_MS`: how often each node auto-submits overdue attempts. @default 2000 */
+  sweepIntervalMs: number;
+  /** `TIMER_SYNC_MS`: periodic `timer` sync to each attempt's sockets. @default 30000 */
+  timerSyncMs: number;
+  /** `QUESTION_CACHE_TTL_SECONDS`: Redis TTL of a cached question set. @default 3600 */
+  questionCacheTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -161,5 +174,14 @@ export function loadConfig(env: Env = process.env): Config {
     demoPassword: str(env, 'DEMO_PASSWORD') ?? 'demo1234',
     seedStudents: int(env, 'SEED_STUDENTS', 30, 1, 100_000),
     seedOnStart: bool(env, 'SEED_ON_START', databaseUrl === undefined),
+    answers: {
+      flushIntervalMs: int(env, 'ANSWER_FLUSH_MS', 5, 0, 1000),
+      maxBatch: int(env, 'ANSWER_BATCH_SIZE', 500, 1, 10_000),
+      maxPending: int(env, 'ANSWER_MAX_PENDING', 20_000, 1, 1_000_000),
+      concurrency: int(env, 'ANSWER_FLUSH_CONCURRENCY', 2, 1, 32),
+    },
+    sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 2000, 100, 60_000),
+    timerSyncMs: int(env, 'TIMER_SYNC_MS', 30_000, 1000, 600_000),
+    questionCacheTtlSeconds: int(env, 'QUESTION_CACHE_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
   };
 }

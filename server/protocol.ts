@@ -144,3 +144,131 @@ export function compileValidator<T extends TSchema>(schema: T): PayloadValidator
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Socket.IO: `/exam` namespace (students)
+
+/** Client -> server payloads. Every event carries an ack callback; every ack is an {@link Ack}. */
+export const AttemptStartPayload = Type.Object({ examId: Id }, { additionalProperties: false });
+export const AnswerPayload = Type.Object(
+  {
+    attemptId: Id,
+    questionId: Id,
+    optionId: Type.Union([Id, Type.Null()]),
+    /** Client-side counter per question; the highest wins, a replay is harmless. */
+    seq: Type.Integer({ minimum: 0, maximum: 2147483647 }),
+  },
+  { additionalProperties: false },
+);
+export const SubmitPayload = Type.Object({ attemptId: Id }, { additionalProperties: false });
+export const PROCTOR_EVENT_TYPES = [
+  'focus_lost',
+  'focus_gained',
+  'visibility_hidden',
+  'visibility_visible',
+  'fullscreen_exit',
+  'fullscreen_enter',
+  'paste',
+  'copy',
+  'context_menu',
+  'devtools_open',
+  'network_offline',
+  'network_online',
+] as const;
+export const ProctorEventPayload = Type.Object(
+  {
+    attemptId: Id,
+    type: Type.Union(PROCTOR_EVENT_TYPES.map((t) => Type.Literal(t))),
+    /** Free-form context from the browser, kept small. */
+    detail: Type.Optional(
+      Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+        maxProperties: 10,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type AttemptStartPayload = Static<typeof AttemptStartPayload>;
+export type AnswerPayload = Static<typeof AnswerPayload>;
+export type SubmitPayload = Static<typeof SubmitPayload>;
+export type ProctorEventPayload = Static<typeof ProctorEventPayload>;
+export type ProctorEventType = (typeof PROCTOR_EVENT_TYPES)[number];
+
+export type AttemptStatusWire = 'in_progress' | 'submitted' | 'expired' | 'terminated';
+
+/** What a student sees of an exam: no `isCorrect`, no key, ever. */
+export interface StudentExamView {
+  id: number;
+  title: string;
+  sections: {
+    id: number;
+    title: string;
+    questions: { id: number; text: string; points: number; options: { id: number; text: string }[] }[];
+  }[];
+}
+
+export interface AttemptStartResult {
+  attempt: { id: number; status: AttemptStatusWire; startedAt: string; deadlineAt: string; serverNow: string };
+  exam: StudentExamView;
+  answers: { questionId: number; optionId: number | null; seq: number }[];
+}
+
+export interface SubmitResult {
+  attempt: { id: number; status: AttemptStatusWire; score: number | null; maxScore: number | null; submittedAt: string | null };
+}
+
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBodyWire };
+export interface ErrorBodyWire {
+  code: string;
+  message: string;
+  retryAfterMs?: number;
+  details?: { path: string; message: string }[];
+}
+
+/** Server -> client: the clock. The client counts down from `deadlineAt` corrected by `serverNow`. */
+export interface TimerEvent {
+  attemptId: number;
+  deadlineAt: string;
+  serverNow: string;
+  remainingMs: number;
+  /** Why it was sent: on start/resume, a periodic sync, a deadline change, or a 5/1-minute warning. */
+  reason: 'start' | 'sync' | 'change' | 'warning';
+}
+
+export interface AttemptEndedEvent {
+  attemptId: number;
+  status: AttemptStatusWire;
+  /** 'submitted' (by the student), 'deadline' (auto-submit), 'forced' (by an invigilator), 'terminated'. */
+  reason: string;
+}
+
+export interface MessageEvent {
+  text: string;
+  from: string;
+  at: string;
+}
+
+export interface ExamClientToServerEvents {
+  'attempt:start': (payload: AttemptStartPayload, ack: (res: Ack<AttemptStartResult>) => void) => void;
+  answer: (payload: AnswerPayload, ack: (res: Ack<{ seq: number }>) => void) => void;
+  submit: (payload: SubmitPayload, ack: (res: Ack<SubmitResult>) => void) => void;
+  'proctor:event': (payload: ProctorEventPayload, ack: (res: Ack) => void) => void;
+}
+
+export interface ExamServerToClientEvents {
+  timer: (ev: TimerEvent) => void;
+  'attempt:ended': (ev: AttemptEndedEvent) => void;
+  message: (ev: MessageEvent) => void;
+}
+
+/** The event names of the `/exam` namespace, for code that registers or checks them. */
+export const EXAM_EVENTS = {
+  start: 'attempt:start',
+  answer: 'answer',
+  submit: 'submit',
+  proctor: 'proctor:event',
+  timer: 'timer',
+  ended: 'attempt:ended',
+  message: 'message',
+} as const;

@@ -1,0 +1,126 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { AppError } from '../errors.js';
+
+/** Tuning of a {@link BatchWriter}; every field has a default fit for one 2-core node. */
+export interface BatchWriterOptions {
+  /** Longest an item waits in the buffer before a flush starts. @default 5 */
+  flushIntervalMs: number;
+  /** A flush starts as soon as this many items are buffered; also the largest batch. @default 500 */
+  maxBatch: number;
+  /** Items buffered or in flight beyond which `enqueue` refuses with `UNAVAILABLE`. @default 20000 */
+  maxPending: number;
+  /** Flushes in flight at once. @default 2 */
+  concurrency: number;
+  /** Retries (with exponential back-off) of a failed flush before its items are refused. @default 5 */
+  retries: number;
+}
+
+export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
+  flushIntervalMs: 5,
+  maxBatch: 500,
+  maxPending: 20_000,
+  concurrency: 2,
+  retries: 5,
+};
+
+interface Pending<I, R> {
+  item: I;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Collects items from many callers and writes them in batches: `write(items)` runs once per batch and
+ * returns one result per item, in order. A caller's promise settles only after the batch holding its
+ * item was written (for a database writer: committed), never before. A failed batch is retried with
+ * back-off; after `retries` its callers get a retryable `UNAVAILABLE` and nothing of it was written
+ * unless `write` committed (which the caller's re-send then finds harmless).
+ */
+export class BatchWriter<I, R> {
+  private buffer: Pending<I, R>[] = [];
+  private inFlight = 0;
+  private readonly inFlightDone = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly opts: BatchWriterOptions;
+
+  constructor(
+    private readonly name: string,
+    private readonly write: (items: I[]) => Promise<R[]>,
+    private readonly log: FastifyBaseLogger,
+    opts: Partial<BatchWriterOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_BATCH_OPTIONS, ...opts };
+  }
+
+  /** Items buffered or being written. */
+  get pending(): number {
+    return this.buffer.length + this.inFlight;
+  }
+
+  enqueue(item: I): Promise<R> {
+    if (this.closed) return Promise.reject(new AppError('UNAVAILABLE', 'The server is shutting down', { retryAfterMs: 1000 }));
+    if (this.pending >= this.opts.maxPending) {
+      return Promise.reject(new AppError('UNAVAILABLE', 'The server is busy writing; retry shortly', { retryAfterMs: 500 }));
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.buffer.push({ item, resolve, reject });
+      if (this.buffer.length >= this.opts.maxBatch) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs);
+    });
+  }
+
+  /** Writes everything buffered now and waits for every batch in flight. */
+  async flushNow(): Promise<void> {
+    while (this.buffer.length > 0 || this.inFlightDone.size > 0) {
+      this.kick(true);
+      await Promise.all([...this.inFlightDone]);
+    }
+  }
+
+  /** Refuses new items and drains the buffer (SIGTERM path). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flushNow();
+  }
+
+  /** Starts batches while flush slots are free (all of the buffer when `force`). */
+  private kick(force = false): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.buffer.length > 0 && (force || this.inFlightDone.size < this.opts.concurrency)) {
+      const batch = this.buffer.splice(0, this.opts.maxBatch);
+      this.inFlight += batch.length;
+      const done: Promise<void> = this.run(batch).finally(() => {
+        this.inFlight -= batch.length;
+        this.inFlightDone.delete(done);
+        // What arrived while every slot was busy has waited long enough: it goes out now.
+        if (this.buffer.length > 0) this.kick();
+      });
+      this.inFlightDone.add(done);
+    }
+  }
+
+  private async run(batch: Pending<I, R>[]): Promise<void> {
+    const items = batch.map((p) => p.item);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const results = await this.write(items);
+        batch.forEach((p, i) => p.resolve(results[i]!));
+        return;
+      } catch (err) {
+        if (attempt >= this.opts.retries) {
+          this.log.error({ err, writer: this.name, items: batch.length }, 'batch write failed; refusing its items');
+          const refusal = new AppError('UNAVAILABLE', 'Could not save right now; retry', { retryAfterMs: 1000 });
+          batch.forEach((p) => p.reject(refusal));
+          return;
+        }
+        const delay = Math.min(50 * 2 ** attempt, 2_000);
+        this.log.warn({ err, writer: this.name, items: batch.length, retryInMs: delay }, 'batch write failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { TokenService } from '../auth/tokens.js';
+import type { AttemptContext, AttemptService } from '../exam/attempts.js';
+import { AnswerPayload, AttemptStartPayload, EXAM_EVENTS, ProctorEventPayload, SubmitPayload } from '../protocol.js';
+import { attemptRoom, type AttemptClocks } from './attempt-clocks.js';
+import { handle, refuseUnknownEvents } from './handlers.js';
+import { TokenBucket, type RateLimits } from './rate-limit.js';
+import { socketAuth, type ExamNamespace, type ExamSocket } from './socket-server.js';
+
+export const examRoom = (examId: number) => `exam:${examId}`;
+export const studentRoom = (studentId: number) => `student:${studentId}`;
+
+export interface ExamNamespaceDeps {
+  attempts: AttemptService;
+  clocks: AttemptClocks;
+  tokens: TokenService;
+  limits: RateLimits;
+  log: FastifyBaseLogger;
+}
+
+/**
+ * `/exam`: students. Handlers are thin: validate, check the attempt is the caller's, call the
+ * attempt service, ack. Every (re)connect starts from the database (`attempt:start` resumes); the
+ * client re-sends what was not acked and the idempotent write makes that harmless.
+ */
+export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDeps): void {
+  const { attempts, clocks, limits, log } = deps;
+  nsp.use(socketAuth(deps.tokens, ['student']));
+
+  nsp.on('connection', (socket: ExamSocket) => {
+    const user = socket.data.user;
+    socket.data.attempts = new Map();
+    socket.data.buckets = {
+      answers: new TokenBucket(limits.answers.perSecond, limits.answers.burst),
+      proctor: new TokenBucket(limits.proctor.perSecond, limits.proctor.burst),
+      other: new TokenBucket(limits.other.perSecond, limits.other.burst),
+    };
+    const { buckets } = socket.data;
+    void socket.join(studentRoom(user.id));
+
+    /** The attempt, if it is the caller's: from this connection's memory, else from the database. */
+    const owned = async (attemptId: number): Promise<AttemptContext> => {
+      const known = socket.data.attempts.get(attemptId);
+      if (known) return known;
+      const ctx = await attempts.context(user.id, attemptId);
+      socket.data.attempts.set(attemptId, ctx);
+      await socket.join(attemptRoom(attemptId));
+      return ctx;
+    };
+
+    refuseUnknownEvents(socket, [EXAM_EVENTS.start, EXAM_EVENTS.answer, EXAM_EVENTS.submit, EXAM_EVENTS.proctor]);
+
+    handle(socket, EXAM_EVENTS.start, AttemptStartPayload, buckets.other, log, async ({ examId }) => {
+      const { result, context } = await attempts.start(user.id, examId);
+      socket.data.attempts.set(context.attemptId, context);
+      await socket.join([attemptRoom(context.attemptId), examRoom(examId)]);
+      clocks.track(context.attemptId, context.deadlineAt, context.graceMs);
+      // After the ack (same tick order on the wire): the client knows the attempt before its clock.
+      setImmediate(() => socket.emit('timer', clocks.timerEvent(context.attemptId, context.deadlineAt, 'start')));
+      return result;
+    });
+
+    handle(socket, EXAM_EVENTS.answer, AnswerPayload, buckets.answers, log, async (payload) =>
+      attempts.answer(await owned(payload.attemptId), payload),
+    );
+
+    handle(socket, EXAM_EVENTS.submit, SubmitPayload, buckets.other, log, async ({ attemptId }) => {
+      const ctx = await owned(attemptId);
+      const { result } = await attempts.end(attemptId, 'submit', { studentId: user.id });
+      ctx.status = result.attempt.status;
+      return result;
+    });
+
+    handle(socket, EXAM_EVENTS.proctor, ProctorEventPayload, buckets.proctor, log, async (payload) => {
+      await attempts.proctorEvent(await owned(payload.attemptId), payload);
+      return {};
+    });
+  });
+}

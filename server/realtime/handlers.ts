@@ -1,0 +1,59 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Socket } from 'socket.io';
+import type { TSchema, Static } from 'typebox';
+import { AppError } from '../errors.js';
+import { compileValidator, type Ack } from '../protocol.js';
+import type { TokenBucket } from './rate-limit.js';
+
+/** Any of our sockets, as far as listening goes (namespaces validate their payloads themselves). */
+export type ListeningSocket = Pick<Socket, 'on' | 'onAny'>;
+type AckFn = (res: Ack<object>) => void;
+
+/** The error part of an ack, for any thrown value (unknown errors are logged, never leaked). */
+export function errorAck(err: unknown, log: FastifyBaseLogger, event: string): Ack<never> {
+  if (err instanceof AppError) return { ok: false, error: err.toBody() };
+  log.error({ err, event }, 'socket handler failed');
+  return { ok: false, error: { code: 'INTERNAL', message: 'Internal server error' } };
+}
+
+/**
+ * Registers one event the house way: rate limit, validate the payload with its schema, call the
+ * domain, ack `{ok: true, ...result}` or `{ok: false, error}`. A bad payload never closes the socket.
+ */
+export function handle<S extends TSchema, R extends object>(
+  socket: ListeningSocket,
+  event: string,
+  schema: S,
+  bucket: TokenBucket,
+  log: FastifyBaseLogger,
+  fn: (payload: Static<S>) => Promise<R>,
+): void {
+  const validator = compileValidator(schema);
+  socket.on(event, async (payload: unknown, maybeAck?: unknown) => {
+    // A client may emit without an ack; the work is still done, there is just no one to tell.
+    const ack: AckFn = typeof maybeAck === 'function' ? (maybeAck as AckFn) : () => {};
+    const waitMs = bucket.take();
+    if (waitMs > 0) {
+      ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'Slow down', retryAfterMs: waitMs } });
+      return;
+    }
+    try {
+      const result = await fn(validator.parse(payload));
+      ack({ ok: true, ...result });
+    } catch (err) {
+      ack(errorAck(err, log, event));
+    }
+  });
+}
+
+/** Acks events nobody listens to with `VALIDATION`, so a client with a typo is told instead of timing out. */
+export function refuseUnknownEvents(socket: ListeningSocket, known: readonly string[]): void {
+  const names = new Set(known);
+  socket.onAny((event: string, ...args: unknown[]) => {
+    if (names.has(event)) return;
+    const ack = args[args.length - 1];
+    if (typeof ack === 'function') {
+      (ack as AckFn)({ ok: false, error: { code: 'VALIDATION', message: `Unknown event "${event}"` } });
+    }
+  });
+}
