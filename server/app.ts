@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { User } from '../entities/user.js';
 import type { AuthUser } from './auth/guard.js';
 import { TokenService } from './auth/tokens.js';
-import { createRedis } from './cache/redis.js';
+import { closeRedis, createRedis } from './cache/redis.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
@@ -22,8 +22,15 @@ import { loadQuestionSet } from './exam/question-set.js';
 import { DeadlineSweeper } from './exam/sweeper.js';
 import { QuestionCache } from './cache/question-cache.js';
 import { AttemptClocks } from './realtime/attempt-clocks.js';
+import { attachRedisAdapter, type RedisFanout } from './realtime/adapter.js';
+import { ClusterBus } from './realtime/cluster-bus.js';
 import { registerExamNamespace } from './realtime/exam-namespace.js';
-import { EXAM_NAMESPACE, SocketNotifier } from './realtime/notifier.js';
+import { FeedHub, registerFeedRoute } from './realtime/feed.js';
+import { registerInvigilatorNamespace, type InvigilatorNamespace } from './realtime/invigilator-namespace.js';
+import { EXAM_NAMESPACE, INVIGILATOR_NAMESPACE, SocketNotifier, TOPICS } from './realtime/notifier.js';
+import { Presence } from './realtime/presence.js';
+import { InvigilationService } from './exam/invigilation.js';
+import { ProgressTracker } from './exam/progress.js';
 import { DEFAULT_RATE_LIMITS } from './realtime/rate-limit.js';
 import { createSocketServer, type ExamNamespace } from './realtime/socket-server.js';
 import type { Server as SocketServer } from 'socket.io';
@@ -65,8 +72,16 @@ export interface Services {
   answers: AnswerWriter;
   audit: ProctorLog;
   attempts: AttemptService;
+  invigilation: InvigilationService;
   sweeper: DeadlineSweeper;
   clocks: AttemptClocks;
+  presence: Presence;
+  progress: ProgressTracker;
+  feeds: FeedHub;
+  /** The Redis adapter's clients; null on a single node without Redis. */
+  fanout: RedisFanout | null;
+  /** Tells every node that an exam was edited (their in-process question caches drop it). */
+  examChanged(examId: number): void;
 }
 
 /** Long enough for an exam of 1,000 questions in one authoring body; socket messages have their own, far smaller, limit. */
@@ -128,10 +143,24 @@ export async function buildApp(config: Config): Promise<App> {
 
   // The realtime layer and the domain services of this node.
   const io = createSocketServer(app.server, config.allowedOrigins);
+  const fanout = config.redisUrl ? attachRedisAdapter(io, config.redisUrl, config.redisKeyPrefix, app.log) : null;
+  const bus = new ClusterBus(io.of('/'), fanout !== null, app.log);
   const examNsp = io.of(EXAM_NAMESPACE) as ExamNamespace;
+  const invigilatorNsp = io.of(INVIGILATOR_NAMESPACE) as InvigilatorNamespace;
   const clock = new DbClock();
   const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
-  const notifier = new SocketNotifier(io, clocks);
+  const notifier: SocketNotifier = new SocketNotifier(io, bus, () => progress);
+  const progress = new ProgressTracker(orm, (examId, updates) => notifier.roster(examId, updates), app.log);
+  const presence = new Presence(
+    redis,
+    config.redisKeyPrefix,
+    (changes) => {
+      for (const c of changes) {
+        notifier.roster(c.examId, { attemptId: c.attemptId, student: { id: c.studentId }, connected: c.connected });
+      }
+    },
+    app.log,
+  );
   const questions = new QuestionCache(redis, (examId) => loadQuestionSet(orm.em.fork(), examId), app.log, {
     keyPrefix: config.redisKeyPrefix,
     ttlSeconds: config.questionCacheTtlSeconds,
@@ -139,24 +168,55 @@ export async function buildApp(config: Config): Promise<App> {
   const answers = new AnswerWriter(orm, app.log, config.answers);
   const audit = new ProctorLog(orm, app.log);
   const attempts = new AttemptService({ orm, cache: questions, answers, proctor: audit, notifier, clock, log: app.log });
+  const invigilation = new InvigilationService({ orm, attempts, audit, notifier, clock });
   const sweeper = new DeadlineSweeper(orm, answers, notifier, app.log, { intervalMs: config.sweepIntervalMs });
+  const feeds = new FeedHub(app.log);
+  bus.on<{ examId: number }>(TOPICS.examChanged, ({ examId }) => questions.evict(examId));
   app.decorate('io', io);
-  app.decorate('services', { clock, questions, answers, audit, attempts, sweeper, clocks });
-  registerExamNamespace(examNsp, { attempts, clocks, tokens: app.tokens, limits: DEFAULT_RATE_LIMITS, log: app.log });
+  app.decorate('services', {
+    clock,
+    questions,
+    answers,
+    audit,
+    attempts,
+    invigilation,
+    sweeper,
+    clocks,
+    presence,
+    progress,
+    feeds,
+    fanout,
+    examChanged: (examId: number) => bus.publish(TOPICS.examChanged, { examId }),
+  });
+  const limits = DEFAULT_RATE_LIMITS;
+  registerExamNamespace(examNsp, { attempts, clocks, presence, bus, tokens: app.tokens, limits, log: app.log });
+  registerInvigilatorNamespace(invigilatorNsp, {
+    invigilation,
+    presence,
+    bus,
+    tokens: app.tokens,
+    limits,
+    log: app.log,
+    deliverElsewhere: (d) => feeds.deliver(d),
+  });
 
   // Shutdown: stop taking socket events, then drain every buffer to the database, then close it.
   app.addHook('preClose', async () => {
     closing = true;
     io.local.disconnectSockets(true);
+    feeds.closeAll();
   });
   app.addHook('onClose', async () => {
     await sweeper.stop();
     await answers.close();
     await audit.close();
+    await progress.close();
     clocks.close();
+    await presence.stop();
     await io.close().catch(() => undefined);
+    await fanout?.close();
     await orm.close();
-    await redis?.quit().catch(() => redis?.disconnect());
+    if (redis) await closeRedis(redis);
     await embedded?.stop();
   });
 
@@ -166,6 +226,7 @@ export async function buildApp(config: Config): Promise<App> {
   await app.register(authRoutes);
   await app.register(examRoutes);
   await app.register(resultRoutes);
+  await registerFeedRoute(app, { hub: feeds, invigilation, presence });
 
   if (config.seedOnStart && (await orm.em.fork().count(User)) === 0) {
     const result = await seedDemo(orm.em.fork(), { students: config.seedStudents, password: config.demoPassword });
@@ -174,5 +235,6 @@ export async function buildApp(config: Config): Promise<App> {
 
   await app.ready();
   sweeper.start();
+  presence.start();
   return app;
 }

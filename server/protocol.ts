@@ -272,3 +272,78 @@ export const EXAM_EVENTS = {
   ended: 'attempt:ended',
   message: 'message',
 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Socket.IO: `/invigilator` namespace (invigilators assigned to the exam, and admins)
+
+const Text = Type.String({ minLength: 1, maxLength: 2000 });
+/** Extensions are positive: an invigilator gives time, never takes it. Up to a day at once. */
+const ExtendSeconds = Type.Integer({ minimum: 1, maximum: 86400 });
+
+export const ExamWatchPayload = Type.Object({ examId: Id }, { additionalProperties: false });
+export const AttemptExtendPayload = Type.Object({ attemptId: Id, seconds: ExtendSeconds }, { additionalProperties: false });
+export const ExamExtendPayload = Type.Object({ examId: Id, seconds: ExtendSeconds }, { additionalProperties: false });
+export const AttemptMessagePayload = Type.Object({ attemptId: Id, text: Text }, { additionalProperties: false });
+export const ExamAnnouncePayload = Type.Object({ examId: Id, text: Text }, { additionalProperties: false });
+export const AttemptTerminatePayload = Type.Object(
+  { attemptId: Id, reason: Type.String({ minLength: 1, maxLength: 500 }) },
+  { additionalProperties: false },
+);
+export const AttemptForceSubmitPayload = Type.Object({ attemptId: Id }, { additionalProperties: false });
+
+export type ExamWatchPayload = Static<typeof ExamWatchPayload>;
+
+/** Proctoring signals that count as a flag on the roster. */
+export const FLAG_EVENT_TYPES: readonly ProctorEventType[] = [
+  'focus_lost',
+  'visibility_hidden',
+  'fullscreen_exit',
+  'paste',
+  'copy',
+  'devtools_open',
+];
+
+export interface RosterRow {
+  attemptId: number | null;
+  student: { id: number; name: string };
+  status: AttemptStatusWire | 'not_started';
+  connected: boolean;
+  answered: number;
+  total: number;
+  deadlineAt: string | null;
+  remainingMs: number | null;
+  flags: number;
+  extraTimeSeconds: number;
+}
+
+/** A change to one roster row: the ids plus only the fields that changed. */
+export type RosterUpdate = { attemptId: number | null; student: { id: number } } & Partial<
+  Pick<RosterRow, 'status' | 'connected' | 'answered' | 'flags' | 'deadlineAt' | 'remainingMs'>
+>;
+
+export interface InvigilatorProctorEvent {
+  attemptId: number;
+  student: { id: number };
+  type: string;
+  detail: Record<string, unknown> | null;
+  at: string;
+}
+
+export interface InvigilatorServerToClientEvents {
+  'roster:update': (update: RosterUpdate | RosterUpdate[]) => void;
+  'proctor:event': (ev: InvigilatorProctorEvent) => void;
+  'attempt:ended': (ev: AttemptEndedEvent) => void;
+}
+
+export const INVIGILATOR_EVENTS = {
+  watch: 'exam:watch',
+  extendAttempt: 'attempt:extend',
+  extendExam: 'exam:extend',
+  message: 'attempt:message',
+  announce: 'exam:announce',
+  terminate: 'attempt:terminate',
+  forceSubmit: 'attempt:submit',
+  rosterUpdate: 'roster:update',
+  proctorEvent: 'proctor:event',
+  ended: 'attempt:ended',
+} as const;

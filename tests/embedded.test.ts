@@ -28,7 +28,7 @@ describe('embedded default (no DATABASE_URL)', () => {
       expect(health.statusCode).toBe(200);
       const ready = await app.inject({ url: '/readyz' });
       expect(ready.statusCode).toBe(200);
-      expect(ready.json().checks).toEqual({ database: 'ok', redis: 'not_configured' });
+      expect(ready.json().checks).toEqual({ database: 'ok', redis: 'not_configured', fanout: 'not_configured' });
       const metrics = await app.inject({ url: '/metrics' });
       expect(metrics.statusCode).toBe(200);
       expect(metrics.body).toMatch(/^db_pool_connections\{state="used"\} \d+$/m);

@@ -20,7 +20,7 @@ describe('health, readiness and metrics (PostgreSQL)', () => {
   it('GET /readyz is ready without Redis configured', async () => {
     const res = await plain.app.inject({ url: '/readyz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'not_configured' } });
+    expect(res.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'not_configured', fanout: 'not_configured' } });
   });
 
   it('GET /readyz answers 503 with redis down when Redis does not answer', async () => {
@@ -28,7 +28,7 @@ describe('health, readiness and metrics (PostgreSQL)', () => {
     const started = Date.now();
     const res = await broken.app.inject({ url: '/readyz' });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'down' } });
+    expect(res.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'down', fanout: 'down' } });
     // A readiness probe must answer within a typical probe timeout.
     expect(Date.now() - started).toBeLessThan(10_000);
   });
@@ -37,7 +37,7 @@ describe('health, readiness and metrics (PostgreSQL)', () => {
     const withRedis = await createTestApp({ databaseUrl: db, redis: true });
     const res = await withRedis.app.inject({ url: '/readyz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+    expect(res.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok', fanout: 'ok' } });
   });
 
   it('GET /metrics exports the pool, the statement count and the duration of every route', async () => {

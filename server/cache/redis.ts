@@ -24,3 +24,12 @@ export function createRedis(url: string, log: FastifyBaseLogger, name: string): 
   });
   return client;
 }
+
+/** Closes politely when connected (QUIT waits for replies), at once otherwise (no reconnect wait). */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    await client.quit().catch(() => client.disconnect());
+  } else {
+    client.disconnect();
+  }
+}

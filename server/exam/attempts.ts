@@ -173,6 +173,7 @@ export class AttemptService {
       attemptId = created.id;
       startedAt = new Date(created.started_at);
       deadlineAt = new Date(created.deadline_at);
+      this.deps.notifier.attemptStarted({ examId, attemptId, studentId, deadlineAt });
     }
 
     const cached = await this.deps.cache.get(examId, row.version);

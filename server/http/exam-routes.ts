@@ -37,6 +37,7 @@ export const examRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/api/exams/:id', { onRequest: admin, schema: { params: IdParams, body: PatchExamBody } }, async (request) => {
     const exam = await updateExam(request.em, request.params.id, request.body);
+    app.services.examChanged(exam.id);
     return examAdminView(exam);
   });
 

@@ -59,7 +59,11 @@ const ops: FastifyPluginAsync = async (app) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const checks: Record<string, 'ok' | 'down' | 'not_configured'> = { database: 'down', redis: 'not_configured' };
+    const checks: Record<string, 'ok' | 'down' | 'not_configured'> = {
+      database: 'down',
+      redis: 'not_configured',
+      fanout: 'not_configured',
+    };
     try {
       await app.orm.em.getConnection().execute('select 1');
       checks.database = 'ok';
@@ -74,7 +78,10 @@ const ops: FastifyPluginAsync = async (app) => {
         app.log.warn({ err }, 'readiness: redis unreachable');
       }
     }
-    const ready = checks.database === 'ok' && checks.redis !== 'down';
+    // A subscriber that never came back after a network error: this node would miss other nodes' events.
+    const fanout = app.services?.fanout;
+    if (fanout) checks.fanout = fanout.healthy() ? 'ok' : 'down';
+    const ready = checks.database === 'ok' && checks.redis !== 'down' && checks.fanout !== 'down';
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks });
   });
 

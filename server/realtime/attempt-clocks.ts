@@ -56,8 +56,7 @@ export class AttemptClocks {
   /** The deadline moved (an extension): tell this node's sockets now and re-plan the warnings. */
   update(attemptId: number, deadlineAt: Date): void {
     const entry = this.entries.get(attemptId);
-    if (!entry) return;
-    this.schedule(attemptId, deadlineAt, entry.graceMs);
+    if (entry) this.schedule(attemptId, deadlineAt, entry.graceMs);
     this.emit(attemptId, deadlineAt, 'change');
   }
 

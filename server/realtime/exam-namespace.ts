@@ -1,18 +1,29 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { TokenService } from '../auth/tokens.js';
 import type { AttemptContext, AttemptService } from '../exam/attempts.js';
-import { AnswerPayload, AttemptStartPayload, EXAM_EVENTS, ProctorEventPayload, SubmitPayload } from '../protocol.js';
+import {
+  AnswerPayload,
+  AttemptStartPayload,
+  EXAM_EVENTS,
+  ProctorEventPayload,
+  SubmitPayload,
+  type AttemptEndedEvent,
+} from '../protocol.js';
+import type { ClusterBus } from './cluster-bus.js';
+import { TOPICS } from './notifier.js';
 import { attemptRoom, type AttemptClocks } from './attempt-clocks.js';
 import { handle, refuseUnknownEvents } from './handlers.js';
+import type { Presence } from './presence.js';
+import { examRoom, studentRoom } from './rooms.js';
 import { TokenBucket, type RateLimits } from './rate-limit.js';
 import { socketAuth, type ExamNamespace, type ExamSocket } from './socket-server.js';
 
-export const examRoom = (examId: number) => `exam:${examId}`;
-export const studentRoom = (studentId: number) => `student:${studentId}`;
 
 export interface ExamNamespaceDeps {
   attempts: AttemptService;
   clocks: AttemptClocks;
+  presence: Presence;
+  bus: ClusterBus;
   tokens: TokenService;
   limits: RateLimits;
   log: FastifyBaseLogger;
@@ -24,8 +35,30 @@ export interface ExamNamespaceDeps {
  * client re-sends what was not acked and the idempotent write makes that harmless.
  */
 export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDeps): void {
-  const { attempts, clocks, limits, log } = deps;
+  const { attempts, clocks, limits, log, presence } = deps;
   nsp.use(socketAuth(deps.tokens, ['student']));
+
+  /** Every node applies a deadline change and an attempt's end to the sockets it holds. */
+  const localContexts = (attemptId: number): AttemptContext[] => {
+    const ids = nsp.adapter.rooms.get(attemptRoom(attemptId));
+    if (!ids) return [];
+    return [...ids].flatMap((id) => {
+      const ctx = nsp.sockets.get(id)?.data.attempts?.get(attemptId);
+      return ctx ? [ctx] : [];
+    });
+  };
+  deps.bus.on<{ changes: { attemptId: number; deadlineAt: string }[] }>(TOPICS.deadlines, ({ changes }) => {
+    for (const c of changes) {
+      const deadlineAt = new Date(c.deadlineAt);
+      for (const ctx of localContexts(c.attemptId)) ctx.deadlineAt = deadlineAt;
+      clocks.update(c.attemptId, deadlineAt);
+    }
+  });
+  deps.bus.on<AttemptEndedEvent>(TOPICS.ended, (ev) => {
+    for (const ctx of localContexts(ev.attemptId)) ctx.status = ev.status;
+    clocks.drop(ev.attemptId);
+    nsp.local.to(attemptRoom(ev.attemptId)).emit('attempt:ended', ev);
+  });
 
   nsp.on('connection', (socket: ExamSocket) => {
     const user = socket.data.user;
@@ -37,6 +70,11 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
     };
     const { buckets } = socket.data;
     void socket.join(studentRoom(user.id));
+    /** Exams this socket counts as present in (for presence on disconnect). */
+    const present = new Set<number>();
+    socket.on('disconnect', () => {
+      for (const examId of present) void presence.leave(examId, user.id);
+    });
 
     /** The attempt, if it is the caller's: from this connection's memory, else from the database. */
     const owned = async (attemptId: number): Promise<AttemptContext> => {
@@ -55,6 +93,10 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
       socket.data.attempts.set(context.attemptId, context);
       await socket.join([attemptRoom(context.attemptId), examRoom(examId)]);
       clocks.track(context.attemptId, context.deadlineAt, context.graceMs);
+      if (!present.has(examId) && socket.connected) {
+        present.add(examId);
+        void presence.join(examId, user.id, context.attemptId);
+      }
       // After the ack (same tick order on the wire): the client knows the attempt before its clock.
       setImmediate(() => socket.emit('timer', clocks.timerEvent(context.attemptId, context.deadlineAt, 'start')));
       return result;

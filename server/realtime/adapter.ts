@@ -1,0 +1,42 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import type { Server } from 'socket.io';
+import { closeRedis, createRedis } from '../cache/redis.js';
+
+export interface RedisFanout {
+  pub: Redis;
+  sub: Redis;
+  /** False while the subscriber is not connected: broadcasts from other nodes do not arrive. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects Socket.IO's Redis adapter (`@socket.io/redis-adapter`) with two ioredis clients of our
+ * own (error listeners, bounded retries). Logs once when fan-out degrades to this node only and once
+ * when it recovers; `healthy()` feeds `/readyz`. Answers never go through here.
+ */
+export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, log: FastifyBaseLogger): RedisFanout {
+  const pub = createRedis(url, log, 'fanout-pub');
+  const sub = createRedis(url, log, 'fanout-sub');
+  let degraded = false;
+  const onDown = () => {
+    if (!degraded) log.warn('fan-out degraded: the Redis subscriber is down, events reach this node only');
+    degraded = true;
+  };
+  sub.on('close', onDown);
+  sub.on('ready', () => {
+    if (degraded) log.info('fan-out restored: the Redis subscriber is back');
+    degraded = false;
+  });
+  io.adapter(createAdapter(pub, sub, { key: `${keyPrefix}socket.io`, requestsTimeout: 3000 }));
+  return {
+    pub,
+    sub,
+    healthy: () => sub.status === 'ready',
+    async close() {
+      await Promise.all([closeRedis(pub), closeRedis(sub)]);
+    },
+  };
+}

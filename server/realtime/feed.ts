@@ -1,0 +1,122 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { WebSocket } from 'ws';
+import { authUserFromClaims, bearerToken } from '../auth/guard.js';
+import { AppError } from '../errors.js';
+import type { InvigilationService } from '../exam/invigilation.js';
+import { IdParams } from '../protocol.js';
+import type { InvigilatorDelivery } from './notifier.js';
+import type { Presence } from './presence.js';
+import { rosterWithPresence } from './invigilator-namespace.js';
+
+const SOCKET_IO_PATH = '/socket.io/';
+
+/** Unsent bytes a feed client may fall behind by before it is dropped. @default 1 MiB */
+export const FEED_MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/**
+ * The plain-WebSocket feeds of this node, by exam: each invigilator event is sent as one JSON text
+ * message `{event, data}`. A reader that falls `maxBufferedBytes` behind is closed (1013, try again
+ * later) instead of growing this process's memory.
+ */
+export class FeedHub {
+  private readonly byExam = new Map<number, Set<WebSocket>>();
+
+  constructor(
+    private readonly log: FastifyBaseLogger,
+    private readonly maxBufferedBytes = FEED_MAX_BUFFERED_BYTES,
+  ) {}
+
+  add(examId: number, ws: WebSocket): void {
+    const set = this.byExam.get(examId) ?? new Set();
+    set.add(ws);
+    this.byExam.set(examId, set);
+    ws.on('close', () => {
+      set.delete(ws);
+      if (set.size === 0) this.byExam.delete(examId);
+    });
+  }
+
+  send(ws: WebSocket, event: string, data: unknown): void {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > this.maxBufferedBytes) {
+      this.log.warn({ buffered: ws.bufferedAmount }, 'feed: dropping a reader that does not keep up');
+      ws.close(1013, 'slow consumer');
+      ws.terminate();
+      return;
+    }
+    ws.send(JSON.stringify({ event, data }));
+  }
+
+  deliver(d: InvigilatorDelivery): void {
+    const set = this.byExam.get(d.examId);
+    if (!set) return;
+    for (const ws of set) this.send(ws, d.event, d.payload);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.byExam.values()) n += set.size;
+    return n;
+  }
+
+  closeAll(): void {
+    for (const set of this.byExam.values()) for (const ws of set) ws.close(1001, 'server shutting down');
+  }
+}
+
+/** Token from `Authorization: Bearer` or, for WebSocket clients that cannot set headers, `?token=`. */
+function feedToken(request: FastifyRequest): string | undefined {
+  const fromHeader = bearerToken(request);
+  if (fromHeader) return fromHeader;
+  const query = request.query as { token?: unknown } | undefined;
+  return typeof query?.token === 'string' ? query.token : undefined;
+}
+
+/**
+ * `GET /api/exams/:id/feed` (WebSocket upgrade): the invigilator events of one exam, read-only, for
+ * tools that do not speak Socket.IO. Same authorization as `/invigilator` (checked before the upgrade:
+ * 401/403 are plain HTTP answers); first message `{event: 'roster', data: [...]}`, then live events.
+ */
+export async function registerFeedRoute(
+  app: FastifyInstance,
+  deps: { hub: FeedHub; invigilation: InvigilationService; presence: Presence },
+): Promise<void> {
+  // @fastify/websocket routes every upgrade through Fastify (a 404 for Socket.IO's path would destroy
+  // it), so it only hears upgrades that are not Socket.IO's; engine.io takes those (destroyUpgrade: false).
+  const upgrades = new EventEmitter();
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!req.url?.startsWith(SOCKET_IO_PATH)) upgrades.emit('upgrade', req, socket, head);
+  });
+  await app.register(websocket, { options: { maxPayload: 1024, server: upgrades as unknown as Server } });
+  app.get(
+    '/api/exams/:id/feed',
+    {
+      websocket: true,
+      schema: { params: IdParams },
+      preHandler: async (request) => {
+        const token = feedToken(request);
+        if (!token) throw new AppError('UNAUTHORIZED', 'Missing bearer token');
+        const user = authUserFromClaims(app.tokens.verify(token));
+        if (user.role !== 'invigilator' && user.role !== 'admin') throw new AppError('FORBIDDEN', 'This needs the role invigilator or admin');
+        await deps.invigilation.authorizeExam(user, (request.params as { id: number }).id);
+        request.user = user;
+      },
+    },
+    async (socket, request) => {
+      const examId = (request.params as { id: number }).id;
+      // Read-only: whatever a client sends is ignored.
+      socket.on('message', () => undefined);
+      deps.hub.add(examId, socket);
+      try {
+        deps.hub.send(socket, 'roster', await rosterWithPresence(deps, examId));
+      } catch (err) {
+        request.log.warn({ err }, 'feed: roster snapshot failed');
+        socket.close(1011, 'roster unavailable');
+      }
+    },
+  );
+}

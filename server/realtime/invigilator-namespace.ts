@@ -1,0 +1,97 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Namespace, Socket } from 'socket.io';
+import type { DefaultEventsMap } from 'socket.io';
+import type { AuthUser } from '../auth/guard.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { InvigilationService } from '../exam/invigilation.js';
+import {
+  AttemptExtendPayload,
+  AttemptForceSubmitPayload,
+  AttemptMessagePayload,
+  AttemptTerminatePayload,
+  ExamAnnouncePayload,
+  ExamExtendPayload,
+  ExamWatchPayload,
+  INVIGILATOR_EVENTS,
+  type InvigilatorServerToClientEvents,
+  type RosterRow,
+} from '../protocol.js';
+import type { ClusterBus } from './cluster-bus.js';
+import { handle, refuseUnknownEvents } from './handlers.js';
+import { TOPICS, type InvigilatorDelivery } from './notifier.js';
+import type { Presence } from './presence.js';
+import { TokenBucket, type RateLimits } from './rate-limit.js';
+import { examRoom } from './rooms.js';
+import { socketAuth } from './socket-server.js';
+
+interface InvigilatorSocketData {
+  user: AuthUser;
+}
+export type InvigilatorNamespace = Namespace<DefaultEventsMap, InvigilatorServerToClientEvents, DefaultEventsMap, InvigilatorSocketData>;
+type InvigilatorSocket = Socket<DefaultEventsMap, InvigilatorServerToClientEvents, DefaultEventsMap, InvigilatorSocketData>;
+
+export interface InvigilatorNamespaceDeps {
+  invigilation: InvigilationService;
+  presence: Presence;
+  bus: ClusterBus;
+  tokens: TokenService;
+  limits: RateLimits;
+  log: FastifyBaseLogger;
+  /** Other listeners of invigilator events on this node (the plain-WebSocket feed). */
+  deliverElsewhere: (delivery: InvigilatorDelivery) => void;
+}
+
+/** The roster of an exam with live presence merged in: ≤ 2 statements and one Redis round trip. */
+export async function rosterWithPresence(deps: Pick<InvigilatorNamespaceDeps, 'invigilation' | 'presence'>, examId: number): Promise<RosterRow[]> {
+  const [roster, online] = await Promise.all([deps.invigilation.roster(examId), deps.presence.online(examId)]);
+  for (const row of roster) row.connected = online.has(row.student.id);
+  return roster;
+}
+
+/**
+ * `/invigilator`: invigilators assigned to the exam, and admins. Watching joins the exam's room (the
+ * server joins it, never the client) after the authorization check; every action re-checks it.
+ */
+export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: InvigilatorNamespaceDeps): void {
+  const { invigilation, limits, log } = deps;
+  nsp.use(socketAuth(deps.tokens, ['invigilator', 'admin']));
+
+  deps.bus.on<InvigilatorDelivery>(TOPICS.invigilators, (d) => {
+    nsp.local.to(examRoom(d.examId)).emit(d.event as 'roster:update', d.payload as never);
+    deps.deliverElsewhere(d);
+  });
+
+  nsp.on('connection', (socket: InvigilatorSocket) => {
+    const user = socket.data.user;
+    const bucket = new TokenBucket(limits.other.perSecond * 2, limits.other.burst * 2);
+    const E = INVIGILATOR_EVENTS;
+    refuseUnknownEvents(socket, [E.watch, E.extendAttempt, E.extendExam, E.message, E.announce, E.terminate, E.forceSubmit]);
+
+    handle(socket, E.watch, ExamWatchPayload, bucket, log, async ({ examId }) => {
+      await invigilation.authorizeExam(user, examId);
+      // Join before the snapshot: an update racing it arrives after and is at worst a repeat.
+      await socket.join(examRoom(examId));
+      return { roster: await rosterWithPresence(deps, examId) };
+    });
+    handle(socket, E.extendAttempt, AttemptExtendPayload, bucket, log, async ({ attemptId, seconds }) =>
+      invigilation.extendAttempt(user, attemptId, seconds),
+    );
+    handle(socket, E.extendExam, ExamExtendPayload, bucket, log, async ({ examId, seconds }) =>
+      invigilation.extendExam(user, examId, seconds),
+    );
+    handle(socket, E.message, AttemptMessagePayload, bucket, log, async ({ attemptId, text }) => {
+      await invigilation.message(user, attemptId, text);
+      return {};
+    });
+    handle(socket, E.announce, ExamAnnouncePayload, bucket, log, async ({ examId, text }) => {
+      await invigilation.announce(user, examId, text);
+      return {};
+    });
+    handle(socket, E.terminate, AttemptTerminatePayload, bucket, log, async ({ attemptId, reason }) =>
+      invigilation.terminate(user, attemptId, reason),
+    );
+    handle(socket, E.forceSubmit, AttemptForceSubmitPayload, bucket, log, async ({ attemptId }) =>
+      invigilation.forceSubmit(user, attemptId),
+    );
+  });
+}

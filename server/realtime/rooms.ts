@@ -1,0 +1,4 @@
+/** Room names, shared by both namespaces and the notifier. Rooms are joined by the server only. */
+export const examRoom = (examId: number) => `exam:${examId}`;
+export const studentRoom = (studentId: number) => `student:${studentId}`;
+export { attemptRoom } from './attempt-clocks.js';
