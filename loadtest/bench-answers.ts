@@ -1,0 +1,206 @@
+/**
+ * `npm run bench:answers`: how fast answers become durable, measured on this machine in one run.
+ *
+ * 1. Write throughput (in process, no sockets): one INSERT per answer (the Django report's "before"),
+ *    MikroORM's unit of work (em.create + flush), MikroORM's upsertMany, and the production
+ *    AnswerWriter (one unnest upsert per batch): fresh rows each, then an update pass of the writer.
+ * 2. Ack latency over real sockets: `SOCKETS` students (default 1,000) in a child process stream
+ *    answers at a fixed offered load (`RATE`, default 2,000/s) for `SECONDS` (default 20); the
+ *    latency from emit to the `{ok:true}` ack (sent only after commit) is reported as p50/p95/p99.
+ *
+ * Bounded: every loop has a fixed count or duration and the script exits by itself.
+ */
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Attempt, AttemptAnswer, Option, Question } from '../entities/index.js';
+import type { App } from '../server/app.js';
+import { buildBenchApp, createBenchDatabase, percentile, round, seedBench } from './bench-setup.js';
+
+const STUDENTS = Number(process.env.SOCKETS ?? 1000);
+const QUESTIONS = 100;
+const RATE = Number(process.env.RATE ?? 2000);
+const SECONDS = Number(process.env.SECONDS ?? 20);
+
+interface Row {
+  attemptId: number;
+  questionId: number;
+  optionId: number;
+  seq: number;
+}
+
+async function startAttempts(app: App, examId: number, studentIds: number[]): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < studentIds.length; i += 50) {
+    const chunk = await Promise.all(studentIds.slice(i, i + 50).map((s) => app.services.attempts.start(s, examId)));
+    ids.push(...chunk.map((c) => c.context.attemptId));
+  }
+  return ids;
+}
+
+function rowsFor(attempts: number[], questions: { id: number; options: number[] }[], seq: number): Row[] {
+  const rows: Row[] = [];
+  for (const attemptId of attempts) {
+    for (const q of questions) rows.push({ attemptId, questionId: q.id, optionId: q.options[seq % q.options.length]!, seq });
+  }
+  return rows;
+}
+
+async function timed(label: string, rows: number, fn: () => Promise<void>): Promise<{ label: string; rows: number; seconds: number; perSecond: number }> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const result = { label, rows, seconds: round(seconds, 2), perSecond: Math.round(rows / seconds) };
+  console.log(`  ${label}: ${rows} rows in ${result.seconds} s = ${result.perSecond.toLocaleString('en')} rows/s`);
+  return result;
+}
+
+async function writeThroughput(app: App, attempts: number[], questions: { id: number; options: number[] }[]) {
+  const conn = app.orm.em.getConnection();
+  const results = [];
+  const slice = (from: number, to: number) => attempts.slice(from, to);
+
+  // One autocommit INSERT per answer, one after another: the per-answer path.
+  const single = rowsFor(slice(0, 20), questions, 1);
+  results.push(
+    await timed('one INSERT per answer', single.length, async () => {
+      for (const r of single) {
+        await conn.execute(
+          `insert into attempt_answers (attempt_id, question_id, option_id, seq, answered_at) values (?, ?, ?, ?, now())
+           on conflict (attempt_id, question_id) do update set option_id = excluded.option_id, seq = excluded.seq
+           where excluded.seq > attempt_answers.seq`,
+          [r.attemptId, r.questionId, r.optionId, r.seq],
+        );
+      }
+    }),
+  );
+
+  // The plain unit of work: entities created and flushed 500 at a time (inserts only, no upsert).
+  const uow = rowsFor(slice(20, 220), questions, 1);
+  results.push(
+    await timed('MikroORM em.create + flush (500/flush)', uow.length, async () => {
+      for (let i = 0; i < uow.length; i += 500) {
+        const em = app.orm.em.fork();
+        for (const r of uow.slice(i, i + 500)) {
+          em.create(AttemptAnswer, {
+            attempt: em.getReference(Attempt, r.attemptId),
+            question: em.getReference(Question, r.questionId),
+            option: em.getReference(Option, r.optionId),
+            seq: r.seq,
+            answeredAt: new Date(),
+          });
+        }
+        await em.flush();
+      }
+    }),
+  );
+
+  const upserts = rowsFor(slice(220, 420), questions, 1);
+  results.push(
+    await timed('MikroORM em.upsertMany (500/call)', upserts.length, async () => {
+      for (let i = 0; i < upserts.length; i += 500) {
+        const em = app.orm.em.fork();
+        await em.upsertMany(
+          AttemptAnswer,
+          upserts.slice(i, i + 500).map((r) => ({
+            attempt: r.attemptId,
+            question: r.questionId,
+            option: r.optionId,
+            seq: r.seq,
+            answeredAt: new Date(),
+          })),
+          { onConflictFields: ['attempt', 'question'], onConflictAction: 'merge', onConflictMergeFields: ['option', 'seq', 'answeredAt'] },
+        );
+      }
+    }),
+  );
+
+  // The production path: concurrent producers into the AnswerWriter, a bounded window in flight.
+  const writer = app.services.answers;
+  const drive = async (rows: Row[]) => {
+    const window = 10_000;
+    let next = 0;
+    const inflight = new Set<Promise<unknown>>();
+    while (next < rows.length) {
+      while (inflight.size < window && next < rows.length) {
+        const r = rows[next++]!;
+        const p = writer.enqueue({ ...r, answeredAt: new Date() }).then((outcome) => {
+          if (outcome !== 'ok') throw new Error(`answer refused: ${outcome}`);
+        });
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      }
+      await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+  };
+  const fresh = rowsFor(slice(420, attempts.length), questions, 1);
+  results.push(await timed('AnswerWriter, new answers (durable acks)', fresh.length, () => drive(fresh)));
+  const updates = rowsFor(attempts, questions, 2);
+  results.push(await timed('AnswerWriter, changed answers (upsert updates)', updates.length, () => drive(updates)));
+  return results;
+}
+
+async function ackLatency(app: App, examId: number) {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const ids = await app.orm.em.getConnection().execute<{ id: number; name: string }[]>(
+    `select id, name from users where role = 'student' order by id limit ?`,
+    [STUDENTS],
+  );
+  const tokens = ids.map((u) => app.tokens.issue({ sub: u.id, role: 'student', name: u.name }));
+  const child = fork(fileURLToPath(new URL('./answer-client.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.send({ url, tokens, examId, rate: RATE, seconds: SECONDS });
+  const [message] = (await once(child, 'message')) as [{ latencies: number[]; errors: Record<string, number>; sent: number; lagP99: number }];
+  child.kill();
+  const sorted = message.latencies.sort((a, b) => a - b);
+  return {
+    sockets: tokens.length,
+    offeredPerSecond: RATE,
+    seconds: SECONDS,
+    sent: message.sent,
+    acked: sorted.length,
+    errors: message.errors,
+    p50: round(percentile(sorted, 50), 2),
+    p95: round(percentile(sorted, 95), 2),
+    p99: round(percentile(sorted, 99), 2),
+    max: round(sorted[sorted.length - 1] ?? NaN, 2),
+    clientEventLoopLagP99Ms: round(message.lagP99, 2),
+  };
+}
+
+async function main() {
+  const db = await createBenchDatabase();
+  const app = await buildBenchApp(db.url, { ANSWER_MAX_PENDING: '50000' });
+  try {
+    console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+    const { examId, studentIds } = await seedBench(app, STUDENTS, QUESTIONS);
+    const attempts = await startAttempts(app, examId, studentIds);
+    const exam = await app.services.questions.get(examId, 1);
+    const questions = exam!.view.sections.flatMap((s) => s.questions.map((q) => ({ id: q.id, options: q.options.map((o) => o.id) })));
+    console.log(`write throughput (${attempts.length} attempts × ${questions.length} questions):`);
+    const throughput = await writeThroughput(app, attempts, questions);
+    // Clear the answers so the socket phase writes into the same table size as a real exam start.
+    await app.orm.em.getConnection().execute('truncate attempt_answers');
+    console.log(`ack latency: ${STUDENTS} sockets, ${RATE} answers/s offered for ${SECONDS} s …`);
+    const latency = await ackLatency(app, examId);
+    console.log(`  p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms; acked ${latency.acked}/${latency.sent}, errors ${JSON.stringify(latency.errors)}`);
+    const perAnswer = throughput[0]!.perSecond;
+    const writer = throughput[3]!.perSecond;
+    console.log(`batched writer / one INSERT per answer: ${round(writer / perAnswer, 1)}×`);
+    console.log(JSON.stringify({ throughput, latency }, null, 2));
+  } finally {
+    await app.close();
+    await db.drop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
