@@ -150,7 +150,7 @@ export async function buildApp(config: Config): Promise<App> {
   const clock = new DbClock();
   const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
   const notifier: SocketNotifier = new SocketNotifier(io, bus, () => progress);
-  const progress = new ProgressTracker(orm, (examId, updates) => notifier.roster(examId, updates), app.log);
+  const progress = new ProgressTracker(orm, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
   const presence = new Presence(
     redis,
     config.redisKeyPrefix,
@@ -160,6 +160,7 @@ export async function buildApp(config: Config): Promise<App> {
       }
     },
     app.log,
+    config.presence,
   );
   const questions = new QuestionCache(redis, (examId) => loadQuestionSet(orm.em.fork(), examId), app.log, {
     keyPrefix: config.redisKeyPrefix,

@@ -58,6 +58,13 @@ export interface Config {
   timerSyncMs: number;
   /** `QUESTION_CACHE_TTL_SECONDS`: Redis TTL of a cached question set. @default 3600 */
   questionCacheTtlSeconds: number;
+  /**
+   * Presence across nodes. `PRESENCE_HEARTBEAT_MS`: how often a node says it is alive (@default 2000);
+   * `PRESENCE_DEAD_AFTER_MS`: silence after which its students are shown disconnected (@default 6000).
+   */
+  presence: { heartbeatMs: number; deadAfterMs: number };
+  /** `PROGRESS_INTERVAL_MS`: at most one progress update per student per this interval. @default 1000 */
+  progressIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -152,6 +159,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('JWT_SECRET', 'must be at least 32 characters long');
   }
 
+  if (int(env, 'PRESENCE_DEAD_AFTER_MS', 6000, 300, 600_000) <= int(env, 'PRESENCE_HEARTBEAT_MS', 2000, 100, 60_000)) {
+    throw new ConfigError('PRESENCE_DEAD_AFTER_MS', 'must be longer than PRESENCE_HEARTBEAT_MS');
+  }
   const min = int(env, 'DB_POOL_MIN', 2, 0, 1000);
   const max = int(env, 'DB_POOL_MAX', 10, 1, 1000);
   if (min > max) throw new ConfigError('DB_POOL_MIN', `must not exceed DB_POOL_MAX (${max}), got ${min}`);
@@ -183,5 +193,10 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 2000, 100, 60_000),
     timerSyncMs: int(env, 'TIMER_SYNC_MS', 30_000, 1000, 600_000),
     questionCacheTtlSeconds: int(env, 'QUESTION_CACHE_TTL_SECONDS', 3600, 10, 7 * 24 * 3600),
+    presence: {
+      heartbeatMs: int(env, 'PRESENCE_HEARTBEAT_MS', 2000, 100, 60_000),
+      deadAfterMs: int(env, 'PRESENCE_DEAD_AFTER_MS', 6000, 300, 600_000),
+    },
+    progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 1000, 50, 60_000),
   };
 }
