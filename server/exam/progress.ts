@@ -2,16 +2,25 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FLAG_EVENT_TYPES, type RosterUpdate } from '../protocol.js';
 
+/** Changes that arrive together are read and sent together: the window a first change waits. */
+const BATCH_WINDOW_MS = 25;
+
 /**
- * Coalesces progress for the invigilators: attempts that changed (an answer saved, a flag raised) are
- * collected, and once per `intervalMs` one statement reads their answered and flag counts and one
- * `roster:update` per exam goes out. So a student produces at most one update per interval, and 2,000
- * students answering cost one query a second, not 2,000 messages.
+ * Progress for the invigilators, throttled per student: the first change of an attempt goes out after
+ * a short batching window, later ones at most once per `intervalMs` per attempt (the latest state
+ * wins). Each flush is one statement for every attempt due (answered and flag counts) and one
+ * `roster:update` per exam, so 2,000 students answering cost a few queries a second, not 2,000
+ * messages, while a single answer still shows within tens of milliseconds.
  */
 export class ProgressTracker {
-  private readonly dirty = new Set<number>();
+  /** attemptId -> when it may be sent next. */
+  private readonly due = new Map<number, number>();
+  /** attemptId -> when its last update was sent (kept for one interval). */
+  private readonly lastSent = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
   private flushing: Promise<void> | null = null;
+  private closed = false;
 
   constructor(
     private readonly orm: MikroORM,
@@ -22,27 +31,41 @@ export class ProgressTracker {
   ) {}
 
   touch(attemptId: number): void {
-    this.dirty.add(attemptId);
+    if (this.closed || this.due.has(attemptId)) return;
+    const now = Date.now();
+    const last = this.lastSent.get(attemptId);
+    this.due.set(attemptId, Math.max(now + BATCH_WINDOW_MS, last === undefined ? 0 : last + this.intervalMs));
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.timer) return;
+    if (this.flushing || this.due.size === 0) return;
+    const next = Math.min(...this.due.values());
+    if (this.timer && this.timerAt <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
     this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
       this.flushing = this.flush()
         .catch((err: unknown) => this.log.warn({ err }, 'progress update failed'))
         .finally(() => {
-          this.timer = null;
           this.flushing = null;
-          if (this.dirty.size > 0) this.schedule();
+          this.schedule();
         });
-    }, this.intervalMs);
+    }, Math.max(0, next - Date.now()));
   }
 
+  /** Sends every attempt that is due now. */
   async flush(): Promise<void> {
-    if (this.dirty.size === 0) return;
-    const ids = [...this.dirty];
-    this.dirty.clear();
+    const now = Date.now();
+    const ids = [...this.due].filter(([, at]) => at <= now + 5).map(([id]) => id);
+    for (const [id, at] of this.lastSent) if (at + this.intervalMs < now) this.lastSent.delete(id);
+    if (ids.length === 0) return;
+    for (const id of ids) {
+      this.due.delete(id);
+      this.lastSent.set(id, now);
+    }
     const rows = await this.orm.em.getConnection().execute<
       { id: number; exam_id: number; student_id: number; answered: string; flags: string }[]
     >(
@@ -62,8 +85,9 @@ export class ProgressTracker {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.flushing;
     this.timer = null;
+    await this.flushing;
   }
 }
