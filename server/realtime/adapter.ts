@@ -21,7 +21,9 @@ export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, l
   const pub = createRedis(url, log, 'fanout-pub');
   const sub = createRedis(url, log, 'fanout-sub');
   let degraded = false;
+  let closing = false;
   const onDown = () => {
+    if (closing) return;
     if (!degraded) log.warn('fan-out degraded: the Redis subscriber is down, events reach this node only');
     degraded = true;
   };
@@ -36,6 +38,7 @@ export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, l
     sub,
     healthy: () => sub.status === 'ready',
     async close() {
+      closing = true;
       await Promise.all([closeRedis(pub), closeRedis(sub)]);
     },
   };
