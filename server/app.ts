@@ -95,6 +95,14 @@ export async function buildApp(config: Config): Promise<App> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
+      serializers: {
+        // The WebSocket feed accepts `?token=`: never let it reach a log line.
+        req: (req) => ({
+          method: req.method,
+          url: req.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'),
+          remoteAddress: req.ip,
+        }),
+      },
       redact: {
         paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password', 'password', 'token'],
         censor: '[redacted]',
@@ -204,7 +212,9 @@ export async function buildApp(config: Config): Promise<App> {
   // Shutdown: stop taking socket events, then drain every buffer to the database, then close it.
   app.addHook('preClose', async () => {
     closing = true;
-    io.local.disconnectSockets(true);
+    // Every namespace: `io.local` is the main namespace only, where no client lives, and a still-open
+    // WebSocket would keep the HTTP server (and so the whole shutdown) waiting for the client to leave.
+    for (const nsp of [examNsp, invigilatorNsp]) nsp.local.disconnectSockets(true);
     feeds.closeAll();
   });
   app.addHook('onClose', async () => {
