@@ -56,6 +56,47 @@ const ops: FastifyPluginAsync = async (app) => {
     },
   });
 
+  // The live exam, read at scrape time from this node's services.
+  new Gauge({
+    name: 'answers_pending',
+    help: 'Answers buffered or being written on this node (acks not yet sent)',
+    registers: [registry],
+    collect() {
+      this.set(app.services?.answers.pending ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'sockets_connected',
+    help: 'Socket.IO connections on this node by namespace',
+    labelNames: ['namespace'] as const,
+    registers: [registry],
+    collect() {
+      for (const ns of ['/exam', '/invigilator']) this.set({ namespace: ns }, app.io?.of(ns).sockets.size ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'feed_connections',
+    help: 'Plain-WebSocket feed connections on this node',
+    registers: [registry],
+    collect() {
+      this.set(app.services?.feeds.size ?? 0);
+    },
+  });
+  new Counter({
+    name: 'question_cache_lookups_total',
+    help: 'Question-set lookups by where they were answered: local (in process), redis, database',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      const stats = app.services?.questions.stats;
+      if (!stats) return;
+      this.reset();
+      this.inc({ source: 'local' }, stats.localHits);
+      this.inc({ source: 'redis' }, stats.redisHits);
+      this.inc({ source: 'database' }, stats.dbLoads);
+    },
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {

@@ -4,6 +4,17 @@ import type { Redis } from 'ioredis';
 import type { Server } from 'socket.io';
 import { closeRedis, createRedis } from '../cache/redis.js';
 
+type FireAndForget = 'publish' | 'subscribe' | 'psubscribe' | 'unsubscribe' | 'punsubscribe';
+
+function swallowRejections(client: Redis, method: FireAndForget, log: FastifyBaseLogger): void {
+  const original = client[method].bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as unknown as Record<FireAndForget, (...args: unknown[]) => Promise<unknown>>)[method] = (...args: unknown[]) =>
+    original(...args).catch((err: unknown) => {
+      log.debug({ err, method }, 'fan-out command failed (Redis unavailable)');
+      return null;
+    });
+}
+
 export interface RedisFanout {
   pub: Redis;
   sub: Redis;
@@ -32,6 +43,14 @@ export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, l
     if (degraded) log.info('fan-out restored: the Redis subscriber is back');
     degraded = false;
   });
+  // The adapter fires these and forgets the promise: while Redis is down each would be an unhandled
+  // rejection, which ends a Node process. Fan-out degrades instead (logged above, seen by /readyz).
+  for (const [client, methods] of [
+    [pub, ['publish']],
+    [sub, ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe']],
+  ] as const) {
+    for (const method of methods) swallowRejections(client, method, log);
+  }
   io.adapter(createAdapter(pub, sub, { key: `${keyPrefix}socket.io`, requestsTimeout: 3000 }));
   return {
     pub,
