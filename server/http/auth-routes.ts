@@ -1,9 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { LoginThrottle } from '../auth/login-throttle.js';
 import { login } from '../auth/login.js';
+import { AppError } from '../errors.js';
 import { LoginBody } from '../protocol.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.post('/api/auth/login', { schema: { body: LoginBody } }, async (request) =>
-    login(request.em, app.tokens, request.body.email, request.body.password),
-  );
+  const throttle = new LoginThrottle();
+  app.post('/api/auth/login', { schema: { body: LoginBody } }, async (request) => {
+    const email = request.body.email.trim().toLowerCase();
+    throttle.check(email);
+    try {
+      const result = await login(request.em, app.tokens, email, request.body.password);
+      throttle.succeeded(email);
+      return result;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED') throttle.failed(email);
+      throw err;
+    }
+  });
 };
