@@ -181,8 +181,10 @@ export const ProctorEventPayload = Type.Object(
     type: Type.Union(PROCTOR_EVENT_TYPES.map((t) => Type.Literal(t))),
     /** Free-form context from the browser, kept small. */
     detail: Type.Optional(
-      Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+      // Key lengths need `propertyNames`: TypeBox turns a Record's key schema into the pattern "^.*$" and drops its maxLength.
+      Type.Record(Type.String(), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
         maxProperties: 10,
+        propertyNames: { maxLength: 64 },
       }),
     ),
   },
@@ -316,12 +318,13 @@ export interface RosterRow {
   extraTimeSeconds: number;
 }
 
-/** A change to one roster row: the ids plus only the fields that changed. */
-export type RosterUpdate = { attemptId: number | null; student: { id: number } } & Partial<
+/** A change to one roster row: the ids (and, when sent live, the exam's) plus only the fields that changed. */
+export type RosterUpdate = { attemptId: number | null; student: { id: number }; examId?: number } & Partial<
   Pick<RosterRow, 'status' | 'connected' | 'answered' | 'flags' | 'deadlineAt' | 'remainingMs'>
 >;
 
 export interface InvigilatorProctorEvent {
+  examId: number;
   attemptId: number;
   student: { id: number };
   type: string;
@@ -332,7 +335,7 @@ export interface InvigilatorProctorEvent {
 export interface InvigilatorServerToClientEvents {
   'roster:update': (update: RosterUpdate | RosterUpdate[]) => void;
   'proctor:event': (ev: InvigilatorProctorEvent) => void;
-  'attempt:ended': (ev: AttemptEndedEvent) => void;
+  'attempt:ended': (ev: AttemptEndedEvent & { examId: number }) => void;
 }
 
 export const INVIGILATOR_EVENTS = {

@@ -39,7 +39,7 @@ export class ProgressTracker {
   }
 
   private schedule(): void {
-    if (this.flushing || this.due.size === 0) return;
+    if (this.closed || this.flushing || this.due.size === 0) return;
     const next = Math.min(...this.due.values());
     if (this.timer && this.timerAt <= next) return;
     if (this.timer) clearTimeout(this.timer);

@@ -30,25 +30,54 @@ export class FeedHub {
     private readonly maxBufferedBytes = FEED_MAX_BUFFERED_BYTES,
   ) {}
 
-  add(examId: number, ws: WebSocket): void {
+  /** Readers registered with `hold` whose first message (the snapshot) is not sent yet: their live events, serialized, in order. */
+  private readonly held = new Map<WebSocket, { messages: string[]; bytes: number }>();
+
+  /**
+   * Registers a reader of the exam's events. With `hold`, live events are queued (bounded like the send
+   * buffer) until {@link release} sends the snapshot, so that the snapshot is always the first message
+   * and no event between the registration and the snapshot is lost.
+   */
+  add(examId: number, ws: WebSocket, opts: { hold?: boolean } = {}): void {
     const set = this.byExam.get(examId) ?? new Set();
     set.add(ws);
     this.byExam.set(examId, set);
+    if (opts.hold) this.held.set(ws, { messages: [], bytes: 0 });
     ws.on('close', () => {
+      this.held.delete(ws);
       set.delete(ws);
       if (set.size === 0) this.byExam.delete(examId);
     });
   }
 
+  /** Sends the first message of a held reader, then the live events queued meanwhile. */
+  release(ws: WebSocket, event: string, data: unknown): void {
+    const queue = this.held.get(ws);
+    this.held.delete(ws);
+    this.send(ws, event, data);
+    for (const message of queue?.messages ?? []) this.sendRaw(ws, message);
+  }
+
   send(ws: WebSocket, event: string, data: unknown): void {
+    const message = JSON.stringify({ event, data });
+    const queue = this.held.get(ws);
+    if (!queue) return this.sendRaw(ws, message);
+    queue.messages.push(message);
+    queue.bytes += Buffer.byteLength(message);
+    if (queue.bytes > this.maxBufferedBytes) this.drop(ws, queue.bytes);
+  }
+
+  private sendRaw(ws: WebSocket, message: string): void {
     if (ws.readyState !== ws.OPEN) return;
-    if (ws.bufferedAmount > this.maxBufferedBytes) {
-      this.log.warn({ buffered: ws.bufferedAmount }, 'feed: dropping a reader that does not keep up');
-      ws.close(1013, 'slow consumer');
-      ws.terminate();
-      return;
-    }
-    ws.send(JSON.stringify({ event, data }));
+    if (ws.bufferedAmount > this.maxBufferedBytes) return this.drop(ws, ws.bufferedAmount);
+    ws.send(message);
+  }
+
+  private drop(ws: WebSocket, buffered: number): void {
+    this.held.delete(ws);
+    this.log.warn({ buffered }, 'feed: dropping a reader that does not keep up');
+    ws.close(1013, 'slow consumer');
+    ws.terminate();
   }
 
   deliver(d: InvigilatorDelivery): void {
@@ -110,9 +139,10 @@ export async function registerFeedRoute(
       const examId = (request.params as { id: number }).id;
       // Read-only: whatever a client sends is ignored.
       socket.on('message', () => undefined);
-      deps.hub.add(examId, socket);
+      // Registered before the snapshot (no event is missed), held until it is sent (the roster comes first).
+      deps.hub.add(examId, socket, { hold: true });
       try {
-        deps.hub.send(socket, 'roster', await rosterWithPresence(deps, examId));
+        deps.hub.release(socket, 'roster', await rosterWithPresence(deps, examId));
       } catch (err) {
         request.log.warn({ err }, 'feed: roster snapshot failed');
         socket.close(1011, 'roster unavailable');

@@ -29,9 +29,13 @@ export function handle<S extends TSchema, R extends object>(
   fn: (payload: Static<S>) => Promise<R>,
 ): void {
   const validator = compileValidator(schema);
-  socket.on(event, async (payload: unknown, maybeAck?: unknown) => {
-    // A client may emit without an ack; the work is still done, there is just no one to tell.
-    const ack: AckFn = typeof maybeAck === 'function' ? (maybeAck as AckFn) : () => {};
+  socket.on(event, async (...args: unknown[]) => {
+    // The ack is the last argument, when there is one: a client may emit without an ack (the work is
+    // still done, there is just no one to tell), or with an ack and no payload at all (then the payload
+    // is missing and gets VALIDATION, instead of the ack being taken for the payload and never called).
+    const last = args[args.length - 1];
+    const ack: AckFn = typeof last === 'function' ? (last as AckFn) : () => {};
+    const payload = typeof args[0] === 'function' ? undefined : args[0];
     const waitMs = bucket.take();
     if (waitMs > 0) {
       ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'Slow down', retryAfterMs: waitMs } });

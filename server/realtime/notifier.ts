@@ -45,8 +45,10 @@ export class SocketNotifier implements ExamNotifier {
     this.bus.publish<InvigilatorDelivery>(TOPICS.invigilators, { examId, event, payload });
   }
 
+  /** Each row names its exam too: one console may watch several exams with students in both. */
   roster(examId: number, update: RosterUpdate | RosterUpdate[]): void {
-    this.toInvigilators(examId, 'roster:update', update);
+    const rows = (Array.isArray(update) ? update : [update]).map((u) => ({ ...u, examId }));
+    this.toInvigilators(examId, 'roster:update', Array.isArray(update) ? rows : rows[0]);
   }
 
   attemptStarted(ev: Parameters<ExamNotifier['attemptStarted']>[0]): void {
@@ -61,12 +63,13 @@ export class SocketNotifier implements ExamNotifier {
   attemptEnded(ev: Parameters<ExamNotifier['attemptEnded']>[0]): void {
     const payload: AttemptEndedEvent = { attemptId: ev.attemptId, status: ev.status, reason: ev.reason };
     this.bus.publish(TOPICS.ended, payload);
-    this.toInvigilators(ev.examId, 'attempt:ended', payload);
+    this.toInvigilators(ev.examId, 'attempt:ended', { ...payload, examId: ev.examId });
     this.roster(ev.examId, { attemptId: ev.attemptId, student: { id: ev.studentId }, status: ev.status });
   }
 
   proctorEvent(ev: Parameters<ExamNotifier['proctorEvent']>[0]): void {
     this.toInvigilators(ev.examId, 'proctor:event', {
+      examId: ev.examId,
       attemptId: ev.attemptId,
       student: { id: ev.studentId },
       type: ev.type,

@@ -11,18 +11,19 @@ afterAll(() => {
 });
 
 /**
- * A real Socket.IO client over WebSocket to `namespace`, authenticated with `token`. Resolves once
- * connected; rejects with the `connect_error` message (e.g. `UNAUTHORIZED`). Closed after the file.
+ * A real Socket.IO client over WebSocket (or `opts.transports`, e.g. `['polling']` for long-polling
+ * only) to `namespace`, authenticated with `token`. Resolves once connected; rejects with the
+ * `connect_error` message (e.g. `UNAUTHORIZED`). Closed after the file.
  */
 export function connectSocket(
   url: string,
   namespace: '/exam' | '/invigilator' | '/',
   token: string | undefined,
-  opts: { origin?: string; reconnection?: boolean } = {},
+  opts: { origin?: string; reconnection?: boolean; transports?: ('websocket' | 'polling')[] } = {},
 ): Promise<Socket> {
   const socket = connect(url + namespace, {
     auth: token === undefined ? {} : { token },
-    transports: ['websocket'],
+    transports: opts.transports ?? ['websocket'],
     reconnection: opts.reconnection ?? false,
     forceNew: true,
     extraHeaders: opts.origin ? { origin: opts.origin } : undefined,
