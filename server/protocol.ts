@@ -10,7 +10,7 @@ import { AppError } from './errors.js';
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 
-/** Ids are positive integers on the wire; clients may send them as numeric strings. */
+/** Ids are positive integers on the wire (in a URL path, written as digits). */
 export const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 const IsoDateTime = Type.String({ format: 'date-time' });
 const Email = Type.String({ format: 'email', maxLength: 254 });

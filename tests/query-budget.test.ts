@@ -8,7 +8,8 @@ let admin: Record<string, string>;
 const examIds: Record<number, number> = {};
 
 beforeAll(async () => {
-  ({ app } = await createTestApp());
+  // The deadline sweeper's background statements must not land inside a recording.
+  ({ app } = await createTestApp({ env: { SWEEP_INTERVAL_MS: '60000' } }));
   await seed(app, 1);
   admin = bearer(await loginAs(app, 'admin@example.com'));
   for (const n of [5, 200]) {

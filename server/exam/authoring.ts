@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   Attempt,
@@ -62,21 +63,24 @@ export function examSummary(exam: Exam): ExamSummary {
   };
 }
 
+/** A freshly built tree holds its items in creation order (options are created shuffled): sort. */
+const byPosition = <T extends { position: number }>(items: T[]): T[] => [...items].sort((a, b) => a.position - b.position);
+
 /** Serializes an exam whose tree is loaded (see {@link loadExamTree}). */
 export function examAdminView(exam: Exam): ExamAdminView {
   let questionCount = 0;
   let maxScore = 0;
-  const sections = exam.sections.getItems().map((s) => ({
+  const sections = byPosition(exam.sections.getItems()).map((s) => ({
     id: s.id,
     title: s.title,
-    questions: s.questions.getItems().map((q) => {
+    questions: byPosition(s.questions.getItems()).map((q) => {
       questionCount++;
       maxScore += q.points;
       return {
         id: q.id,
         text: q.text,
         points: q.points,
-        options: q.options.getItems().map((o) => ({ id: o.id, text: o.text, isCorrect: o.isCorrect })),
+        options: byPosition(q.options.getItems()).map((o) => ({ id: o.id, text: o.text, isCorrect: o.isCorrect })),
       };
     }),
   }));
@@ -130,14 +134,25 @@ function checkExamRules(fields: { opensAt?: Date | null; closesAt?: Date | null 
 
 const toDate = (v: string | null | undefined) => (v === undefined ? undefined : v === null ? null : new Date(v));
 
+/**
+ * Creates the tree's entities. Options are created (so numbered by the database) in a random order,
+ * while `position` keeps the author's: otherwise an author who always writes the right answer first
+ * would give it the lowest id of its question, readable by students whatever the display order.
+ */
 function buildTree(em: EntityManager, exam: Exam, sections: SectionsInput): void {
   sections.forEach((s, si) => {
     const section = em.create(Section, { exam, title: s.title, position: si });
     s.questions.forEach((q, qi) => {
       const question = em.create(Question, { section, text: q.text, points: q.points ?? 1, position: qi });
-      q.options.forEach((o, oi) => {
+      const order = q.options.map((_, oi) => oi);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = randomInt(i + 1);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      for (const oi of order) {
+        const o = q.options[oi]!;
         em.create(Option, { question, text: o.text, isCorrect: o.isCorrect, position: oi });
-      });
+      }
     });
   });
 }

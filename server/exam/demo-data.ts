@@ -62,11 +62,12 @@ export function demoExamInput(): CreateExamBody {
     shuffleOptions: true,
     sections: SECTIONS.map((s) => ({
       title: s.title,
-      questions: s.questions.map(([text, correct, ...wrong]) => ({
-        text,
-        points: 1,
-        options: [{ text: correct, isCorrect: true }, ...wrong.map((w) => ({ text: w, isCorrect: false }))],
-      })),
+      // The right answer moves around (A, B, C, D, A, …), as in any real exam.
+      questions: s.questions.map(([text, correct, ...wrong], qi) => {
+        const options = wrong.map((w) => ({ text: w, isCorrect: false }));
+        options.splice(qi % (wrong.length + 1), 0, { text: correct, isCorrect: true });
+        return { text, points: 1, options };
+      }),
     })),
   };
 }
