@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { User } from '../entities/user.js';
 import type { AuthUser } from './auth/guard.js';
 import { TokenService } from './auth/tokens.js';
-import { closeRedis, createRedis } from './cache/redis.js';
+import { closeRedis, createRedis, waitReady } from './cache/redis.js';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
@@ -243,6 +243,11 @@ export async function buildApp(config: Config): Promise<App> {
     const result = await seedDemo(orm.em.fork(), { students: config.seedStudents, password: config.demoPassword });
     app.log.info(result, 'seeded the demo data (empty database)');
   }
+
+  // Wait briefly for Redis, so that a node that comes up is ready (readyz) when it says so.
+  const redisClients = [redis, fanout?.pub, fanout?.sub].filter((c): c is Redis => Boolean(c));
+  const connected = await Promise.all(redisClients.map((c) => waitReady(c, 5000)));
+  if (connected.includes(false)) app.log.warn('Redis is not reachable yet: starting anyway, /readyz says so until it is');
 
   await app.ready();
   sweeper.start();
