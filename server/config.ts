@@ -37,7 +37,7 @@ export interface Config {
   jwtTtlSeconds: number;
   /** `LOG_LEVEL`. @default 'info' ('warn' under test) */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** `WORKERS`: processes on one port (cluster mode). @default 1 */
+  /** `WORKERS` (the `--workers N` flag overrides it, see main.ts): processes on one port (cluster mode, server/cluster.ts). @default 1 */
   workers: number;
   /** `DEMO_PASSWORD`: password of every demo user. @default 'demo1234' */
   demoPassword: string;

@@ -1,11 +1,34 @@
-import { buildApp } from './app.js';
+import cluster from 'node:cluster';
+import { parseArgs } from 'node:util';
+import { checkClusterConfig, runPrimary, runWorker } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { serveSingle } from './serve.js';
 
-/** Entry point: read the config, build the app, listen, and drain on SIGTERM/SIGINT. */
+/** The environment, with `--workers N` (which overrides `WORKERS`) applied; a bad value is a ConfigError. */
+function readConfig(): Config {
+  let flag: string | undefined;
+  try {
+    const { values } = parseArgs({ options: { workers: { type: 'string' } }, allowPositionals: false });
+    flag = values.workers;
+  } catch (err) {
+    throw new ConfigError('arguments', `are not understood: ${(err as Error).message} (the only option is --workers N)`);
+  }
+  try {
+    return loadConfig(flag === undefined ? process.env : { ...process.env, WORKERS: flag });
+  } catch (err) {
+    if (err instanceof ConfigError && err.variable === 'WORKERS' && flag !== undefined) {
+      throw new ConfigError('--workers', `must be an integer between 1 and 64, got "${flag}"`);
+    }
+    throw err;
+  }
+}
+
+/** Entry point: one process (`WORKERS=1`), or a cluster primary and its workers (`WORKERS`/`--workers` > 1). */
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = readConfig();
+    if (cluster.isPrimary) checkClusterConfig(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -14,42 +37,9 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const app = await buildApp(config);
-  if (config.jwtSecretGenerated) {
-    app.log.warn(
-      'JWT_SECRET is not set: generated a random one for this process (tokens end with it). Set JWT_SECRET for anything beyond a trial.',
-    );
-  }
-  app.log.info(
-    {
-      database: app.databaseMode === 'embedded' ? `embedded PGlite in ${config.dataDir} (for trying the product, not for an exam day)` : 'PostgreSQL (DATABASE_URL)',
-      cache: config.redisUrl ? 'Redis (REDIS_URL)' : 'in-process (single node)',
-    },
-    'mode',
-  );
-
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down: draining connections and buffers');
-    const force = setTimeout(() => {
-      app.log.error('shutdown took longer than 20 s, exiting');
-      process.exit(1);
-    }, 20_000);
-    force.unref();
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        app.log.error({ err }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-
-  await app.listen({ port: config.port, host: config.host });
+  if (cluster.isWorker) await runWorker(config);
+  else if (config.workers > 1) await runPrimary(config);
+  else await serveSingle(config);
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,56 @@
+import { buildApp, type App } from './app.js';
+import type { Config } from './config.js';
+
+/** Longest a process drains on SIGTERM/SIGINT before it gives up and exits 1. */
+export const DRAIN_TIMEOUT_MS = 20_000;
+
+/**
+ * SIGTERM/SIGINT: stop taking requests and socket events, drain every buffer to the database
+ * (`app.close()`), exit 0; exit 1 on an error or after {@link DRAIN_TIMEOUT_MS}. Used by the single
+ * process and by each cluster worker.
+ */
+export function drainOnSignals(app: App): void {
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: draining connections and buffers');
+    const force = setTimeout(() => {
+      app.log.error(`shutdown took longer than ${DRAIN_TIMEOUT_MS / 1000} s, exiting`);
+      process.exit(1);
+    }, DRAIN_TIMEOUT_MS);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** What the start-up log says about the storage of this deployment. */
+export function modeFields(config: Config): { database: string; cache: string } {
+  return {
+    database: config.databaseUrl
+      ? 'PostgreSQL (DATABASE_URL)'
+      : `embedded PGlite in ${config.dataDir} (for trying the product, not for an exam day)`,
+    cache: config.redisUrl ? 'Redis (REDIS_URL)' : 'in-process (single node)',
+  };
+}
+
+/** One process: build the app, listen on `PORT`, drain on SIGTERM/SIGINT. */
+export async function serveSingle(config: Config): Promise<void> {
+  const app = await buildApp(config);
+  if (config.jwtSecretGenerated) {
+    app.log.warn(
+      'JWT_SECRET is not set: generated a random one for this process (tokens end with it). Set JWT_SECRET for anything beyond a trial.',
+    );
+  }
+  app.log.info({ ...modeFields(config), workers: 1 }, 'mode');
+  drainOnSignals(app);
+  await app.listen({ port: config.port, host: config.host });
+}
