@@ -47,7 +47,7 @@ export interface Config {
   seedOnStart: boolean;
   /**
    * The answer writer. `ANSWER_FLUSH_MS`: longest an answer waits before its batch is written
-   * (@default 5); `ANSWER_BATCH_SIZE`: answers per statement (@default 500); `ANSWER_MAX_PENDING`:
+   * (@default 5); `ANSWER_BATCH_SIZE`: answers per statement (@default 1000); `ANSWER_MAX_PENDING`:
    * answers buffered or in flight before new ones get `UNAVAILABLE` (@default 20000);
    * `ANSWER_FLUSH_CONCURRENCY`: batches written at once (@default 2).
    */
@@ -186,7 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedOnStart: bool(env, 'SEED_ON_START', databaseUrl === undefined),
     answers: {
       flushIntervalMs: int(env, 'ANSWER_FLUSH_MS', 5, 0, 1000),
-      maxBatch: int(env, 'ANSWER_BATCH_SIZE', 500, 1, 10_000),
+      maxBatch: int(env, 'ANSWER_BATCH_SIZE', 1000, 1, 10_000),
       maxPending: int(env, 'ANSWER_MAX_PENDING', 20_000, 1, 1_000_000),
       concurrency: int(env, 'ANSWER_FLUSH_CONCURRENCY', 2, 1, 32),
     },

@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 export interface BatchWriterOptions {
   /** Longest an item waits in the buffer before a flush starts. @default 5 */
   flushIntervalMs: number;
-  /** A flush starts as soon as this many items are buffered; also the largest batch. @default 500 */
+  /** A flush starts as soon as this many items are buffered; also the largest batch. @default 1000 */
   maxBatch: number;
   /** Items buffered or in flight beyond which `enqueue` refuses with `UNAVAILABLE`. @default 20000 */
   maxPending: number;
@@ -17,7 +17,7 @@ export interface BatchWriterOptions {
 
 export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
   flushIntervalMs: 5,
-  maxBatch: 500,
+  maxBatch: 1000,
   maxPending: 20_000,
   concurrency: 2,
   retries: 5,
