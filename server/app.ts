@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { stripVTControlCharacters } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -91,10 +93,20 @@ const BODY_LIMIT = 4 * 1024 * 1024;
  * Builds a ready, not yet listening server: database (migrated), Redis, routes. Used by `main.ts`, the
  * tests and the benchmarks alike. `app.close()` releases everything it opened.
  */
-export async function buildApp(config: Config): Promise<App> {
+export interface BuildOptions {
+  /** Fields on every log line of this app (e.g. `{ worker: 3 }` in cluster mode). */
+  logBindings?: Record<string, unknown>;
+}
+
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<App> {
+  // Request ids unique across nodes and workers (an `x-request-id` header still wins).
+  const node = randomBytes(3).toString('hex');
+  let requests = 0;
   const app = Fastify({
+    genReqId: () => `${node}-${(++requests).toString(36)}`,
     logger: {
       level: config.logLevel,
+      base: { pid: process.pid, hostname: hostname(), ...opts.logBindings },
       serializers: {
         // The WebSocket feed accepts `?token=`: never let it reach a log line.
         req: (req) => ({

@@ -383,15 +383,10 @@ export async function runPrimary(config: Config): Promise<void> {
   for (let i = 0; i < config.workers; i++) fork();
 }
 
-/** pino's `setBindings` (Fastify's logger type leaves it out): adds fields to the logger in place. */
-type Rebindable = FastifyBaseLogger & { setBindings(bindings: Record<string, unknown>): void };
-
 /** A worker: build the app (no port of its own), then serve the connections the primary hands over. */
 export async function runWorker(config: Config): Promise<void> {
-  const app = await buildApp(config);
-  // Every line from here on, request logs included, names the worker. (Child loggers made during
-  // buildApp keep their fields without it; the pid, in every line, tells the processes apart anyway.)
-  (app.log as Rebindable).setBindings({ worker: cluster.worker!.id });
+  // Every line of the worker, request logs included, names it.
+  const app = await buildApp(config, { logBindings: { worker: cluster.worker!.id } });
   drainOnSignals(app);
   setupWorker(app.io);
   // Ready for the primary means what it means for a load balancer: /readyz passes. (A fresh worker

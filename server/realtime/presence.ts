@@ -24,8 +24,9 @@ export interface PresenceOptions {
  * any other within `deadAfterMs` + one beat; exactly one of them (ZREM decides) removes its entries
  * and reports those students disconnected. Without Redis: this node's counts only.
  *
- * Measured alternative: the adapter's `fetchSockets()` answers "who is here" without any of this,
- * but says nothing when a node dies, so someone would still have to poll it for every watched exam.
+ * The alternative considered: the adapter's `fetchSockets()` answers "who is here" without any of
+ * this, but says nothing when a node dies (someone would have to poll it for every watched exam), and
+ * each call is a request to every node carrying every socket's data.
  */
 export class Presence {
   readonly nodeId = randomBytes(6).toString('hex');
