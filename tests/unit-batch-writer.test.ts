@@ -192,3 +192,33 @@ describe('BatchWriter', () => {
     expect(store.calls).toBe(calls);
   });
 });
+
+describe('flushNow under a steady stream', () => {
+  it('returns once what was buffered before the call is written, without waiting for later items', async () => {
+    const written: number[] = [];
+    const w = new BatchWriter<number, number>(
+      'stream',
+      async (items) => {
+        await new Promise((r) => setTimeout(r, 20));
+        written.push(...items);
+        return items;
+      },
+      memoryLog(),
+      { flushIntervalMs: 5, maxBatch: 10, concurrency: 2 },
+    );
+    const before = Array.from({ length: 5 }, (_, i) => w.enqueue(i));
+    // A producer that never stops while the flush is awaited.
+    let n = 100;
+    const stream = setInterval(() => void w.enqueue(n++), 1);
+    try {
+      const t0 = Date.now();
+      await w.flushNow();
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(written).toEqual(expect.arrayContaining([0, 1, 2, 3, 4]));
+      expect(await Promise.all(before)).toEqual([0, 1, 2, 3, 4]);
+    } finally {
+      clearInterval(stream);
+      await w.close();
+    }
+  });
+});
