@@ -10,14 +10,11 @@
  *
  * Bounded: every loop has a fixed count or duration and the script exits by itself.
  */
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Attempt, AttemptAnswer, Option, Question } from '../entities/index.js';
 import type { App } from '../server/app.js';
-import { buildBenchApp, createBenchDatabase, percentile, round, seedBench } from './bench-setup.js';
+import { buildBenchApp, createBenchDatabase, latencySummary, round, runClientProcess, seedBench } from './bench-setup.js';
 
 const STUDENTS = Number(process.env.SOCKETS ?? 1000);
 const QUESTIONS = 100;
@@ -184,25 +181,18 @@ async function ackLatency(app: App, examId: number) {
     [STUDENTS],
   );
   const tokens = ids.map((u) => app.tokens.issue({ sub: u.id, role: 'student', name: u.name }));
-  const child = fork(fileURLToPath(new URL('./answer-client.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  child.send({ url, tokens, examId, rate: RATE, seconds: SECONDS });
-  const [message] = (await once(child, 'message')) as [{ latencies: number[]; errors: Record<string, number>; sent: number; lagP99: number }];
-  child.kill();
-  const sorted = message.latencies.sort((a, b) => a - b);
+  const message = await runClientProcess<object, { latencies: number[]; errors: Record<string, number>; sent: number; lagP99: number }>(
+    './answer-client.ts',
+    { url, tokens, examId, rate: RATE, seconds: SECONDS },
+  );
   return {
     sockets: tokens.length,
     offeredPerSecond: RATE,
     seconds: SECONDS,
     sent: message.sent,
-    acked: sorted.length,
+    acked: message.latencies.length,
     errors: message.errors,
-    p50: round(percentile(sorted, 50), 2),
-    p95: round(percentile(sorted, 95), 2),
-    p99: round(percentile(sorted, 99), 2),
-    max: round(sorted[sorted.length - 1] ?? NaN, 2),
+    ...latencySummary(message.latencies),
     clientEventLoopLagP99Ms: round(message.lagP99, 2),
   };
 }
@@ -212,7 +202,8 @@ async function main() {
   const app = await buildBenchApp(db.url, { ANSWER_MAX_PENDING: '50000' });
   try {
     console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
-    const { examId, studentIds } = await seedBench(app, STUDENTS, QUESTIONS);
+    // The write phases use 1,000 attempts whatever SOCKETS is; the socket phase the first SOCKETS.
+    const { examId, studentIds } = await seedBench(app, Math.max(STUDENTS, 1000), QUESTIONS);
     const attempts = await startAttempts(app, examId, studentIds);
     const exam = await app.services.questions.get(examId, 1);
     const questions = exam!.view.sections.flatMap((s) => s.questions.map((q) => ({ id: q.id, options: q.options.map((o) => o.id) })));

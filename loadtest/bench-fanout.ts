@@ -11,13 +11,10 @@
  *
  * Bounded: fixed counts and durations; the script exits by itself.
  */
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { App } from '../server/app.js';
-import { buildBenchApp, createBenchDatabase, percentile, round, seedBench } from './bench-setup.js';
+import { buildBenchApp, createBenchDatabase, latencySummary, round, runClientProcess, seedBench } from './bench-setup.js';
 
 const STUDENTS = Number(process.env.STUDENTS ?? 1000);
 const ANNOUNCE_STUDENTS = Number(process.env.ANNOUNCE_STUDENTS ?? 2000);
@@ -80,23 +77,13 @@ async function main() {
       announcements: ANNOUNCEMENTS,
     };
     console.log(`cross-node progress: ${STUDENTS} students on node A, one answer each every ${ANSWER_EVERY_MS} ms for ${SECONDS} s; invigilator on node B …`);
-    const child = fork(fileURLToPath(new URL('./fanout-client.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    child.send(job);
-    const [result] = (await once(child, 'message')) as [FanoutResult];
-    child.kill();
-    const sorted = result.progressLatencies.sort((x, y) => x - y);
+    const result = await runClientProcess<FanoutJob, FanoutResult>('./fanout-client.ts', job);
     const progress = {
       students: STUDENTS,
       answersAcked: result.answersAcked,
       answerErrors: result.answerErrors,
-      updatesMatched: sorted.length,
-      p50: round(percentile(sorted, 50), 2),
-      p95: round(percentile(sorted, 95), 2),
-      p99: round(percentile(sorted, 99), 2),
-      max: round(sorted[sorted.length - 1] ?? NaN, 2),
+      updatesMatched: result.progressLatencies.length,
+      ...latencySummary(result.progressLatencies),
     };
     console.log(`  answer ack (A) -> roster:update (B): p50 ${progress.p50} ms, p95 ${progress.p95} ms, p99 ${progress.p99} ms, max ${progress.max} ms (${progress.updatesMatched} of ${progress.answersAcked} answers matched)`);
     for (const r of result.announce) {

@@ -1,4 +1,7 @@
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApp, type App } from '../server/app.js';
 import { hashPassword } from '../server/auth/passwords.js';
@@ -93,3 +96,32 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+/** p50/p95/p99/max of latencies in ms (sorts in place), rounded to 0.01 ms. */
+export function latencySummary(values: number[]): { p50: number; p95: number; p99: number; max: number } {
+  const sorted = values.sort((a, b) => a - b);
+  return {
+    p50: round(percentile(sorted, 50), 2),
+    p95: round(percentile(sorted, 95), 2),
+    p99: round(percentile(sorted, 99), 2),
+    max: round(sorted[sorted.length - 1] ?? NaN, 2),
+  };
+}
+
+/**
+ * Runs a load client (`file`, next to this one) in its own process, so it does not share the
+ * server's event loop: sends it `job`, resolves with the one message it answers.
+ */
+export async function runClientProcess<Job, Result>(file: string, job: Job): Promise<Result> {
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    child.send(job as object);
+    const [result] = (await once(child, 'message')) as [Result];
+    return result;
+  } finally {
+    child.kill();
+  }
+}
