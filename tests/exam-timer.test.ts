@@ -43,7 +43,9 @@ describe('timer', () => {
     const warning = timers.find((x) => x.reason === 'warning');
     expect(warning).toBeDefined();
     expect(warning!.remainingMs).toBeGreaterThan(58_000);
-    expect(warning!.remainingMs).toBeLessThanOrEqual(60_000);
+    // Timers may fire up to a millisecond early (libuv's loop clock).
+    expect(warning!.remainingMs).toBeLessThanOrEqual(60_001);
+    expect(Number.isInteger(warning!.remainingMs)).toBe(true);
     expect(timers.some((x) => x.reason === 'sync')).toBe(true);
     const [row] = await sql<{ deadline_at: Date }>(t.databaseUrl, 'select deadline_at from attempts where id = $1', [attemptId]);
     for (const ev of timers) {
@@ -58,7 +60,7 @@ describe('timer', () => {
     const warnings = timers.filter((x) => x.reason === 'warning');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.remainingMs).toBeGreaterThan(298_000);
-    expect(warnings[0]!.remainingMs).toBeLessThanOrEqual(300_000);
+    expect(warnings[0]!.remainingMs).toBeLessThanOrEqual(300_001);
   });
 
   it('sends no warning for times already passed at the start', async () => {

@@ -9,7 +9,8 @@ export class DbClock {
   /** `dbNow` was read by a statement sent at `sentAt` (local ms) that returned just now. */
   sample(dbNow: Date, sentAt: number): void {
     const midpoint = (sentAt + Date.now()) / 2;
-    this.offsetMs = dbNow.getTime() - midpoint;
+    // Whole milliseconds: the wire carries ISO times with millisecond precision.
+    this.offsetMs = Math.round(dbNow.getTime() - midpoint);
   }
 
   now(): Date {
