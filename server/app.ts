@@ -84,6 +84,8 @@ export interface Services {
   fanout: RedisFanout | null;
   /** Tells every node that an exam was edited (their in-process question caches drop it). */
   examChanged(examId: number): void;
+  /** Tells every node who invigilates an exam now (consoles and feeds of the others stop). */
+  invigilatorsChanged(examId: number, invigilatorIds: number[]): void;
 }
 
 /** Long enough for an exam of 1,000 questions in one authoring body; socket messages have their own, far smaller, limit. */
@@ -208,6 +210,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     feeds,
     fanout,
     examChanged: (examId: number) => bus.publish(TOPICS.examChanged, { examId }),
+    invigilatorsChanged: (examId: number, invigilatorIds: number[]) =>
+      bus.publish(TOPICS.invigilatorsChanged, { examId, invigilatorIds }),
   });
   const limits = DEFAULT_RATE_LIMITS;
   registerExamNamespace(examNsp, { attempts, clocks, presence, bus, tokens: app.tokens, limits, log: app.log });
@@ -219,6 +223,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     limits,
     log: app.log,
     deliverElsewhere: (d) => feeds.deliver(d),
+    revokeElsewhere: (examId, assigned) => feeds.revoke(examId, assigned),
   });
 
   // Shutdown: stop taking socket events, then drain every buffer to the database, then close it.

@@ -270,7 +270,11 @@ export async function setEnrollments(
 }
 
 /** Replaces the invigilators assigned to the exam (by e-mail). */
-export async function setInvigilators(em: EntityManager, examId: number, emails: string[]): Promise<{ invigilators: number }> {
+export async function setInvigilators(
+  em: EntityManager,
+  examId: number,
+  emails: string[],
+): Promise<{ invigilators: number; invigilatorIds: number[] }> {
   const exam = await em.findOne(Exam, { id: examId });
   if (!exam) throw notFound('Exam not found');
   const users = await usersByEmail(em, emails, 'invigilator', '/emails');
@@ -282,7 +286,7 @@ export async function setInvigilators(em: EntityManager, examId: number, emails:
   }
   for (const e of existing) if (!keep.has(e.invigilator.id)) em.remove(e);
   await em.flush();
-  return { invigilators: keep.size };
+  return { invigilators: keep.size, invigilatorIds: [...keep] };
 }
 
 /** The exams a user may see: admins all, invigilators their assigned ones, students published and enrolled. */

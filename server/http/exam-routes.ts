@@ -55,6 +55,10 @@ export const examRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.put(
     '/api/exams/:id/invigilators',
     { onRequest: admin, schema: { params: IdParams, body: InvigilatorsBody } },
-    async (request) => setInvigilators(request.em, request.params.id, request.body.emails),
+    async (request) => {
+      const { invigilators, invigilatorIds } = await setInvigilators(request.em, request.params.id, request.body.emails);
+      app.services.invigilatorsChanged(request.params.id, invigilatorIds);
+      return { invigilators };
+    },
   );
 };

@@ -14,6 +14,11 @@ import { rosterWithPresence } from './invigilator-namespace.js';
 
 const SOCKET_IO_PATH = '/socket.io/';
 
+interface Viewer {
+  id: number;
+  role: string;
+}
+
 /** Unsent bytes a feed client may fall behind by before it is dropped. @default 1 MiB */
 export const FEED_MAX_BUFFERED_BYTES = 1024 * 1024;
 
@@ -30,6 +35,9 @@ export class FeedHub {
     private readonly maxBufferedBytes = FEED_MAX_BUFFERED_BYTES,
   ) {}
 
+  /** Who reads each feed, to revoke it when their assignment ends. */
+  private readonly viewers = new Map<WebSocket, Viewer>();
+
   /** Readers registered with `hold` whose first message (the snapshot) is not sent yet: their live events, serialized, in order. */
   private readonly held = new Map<WebSocket, { messages: string[]; bytes: number }>();
 
@@ -38,16 +46,26 @@ export class FeedHub {
    * buffer) until {@link release} sends the snapshot, so that the snapshot is always the first message
    * and no event between the registration and the snapshot is lost.
    */
-  add(examId: number, ws: WebSocket, opts: { hold?: boolean } = {}): void {
+  add(examId: number, ws: WebSocket, opts: { hold?: boolean; viewer?: Viewer } = {}): void {
     const set = this.byExam.get(examId) ?? new Set();
     set.add(ws);
     this.byExam.set(examId, set);
     if (opts.hold) this.held.set(ws, { messages: [], bytes: 0 });
+    if (opts.viewer) this.viewers.set(ws, opts.viewer);
     ws.on('close', () => {
       this.held.delete(ws);
+      this.viewers.delete(ws);
       set.delete(ws);
       if (set.size === 0) this.byExam.delete(examId);
     });
+  }
+
+  /** Closes the feeds of invigilators no longer assigned to the exam (admins keep theirs). */
+  revoke(examId: number, assigned: ReadonlySet<number>): void {
+    for (const ws of this.byExam.get(examId) ?? []) {
+      const viewer = this.viewers.get(ws);
+      if (viewer && viewer.role !== 'admin' && !assigned.has(viewer.id)) ws.close(1008, 'no longer assigned to this exam');
+    }
   }
 
   /** Sends the first message of a held reader, then the live events queued meanwhile. */
@@ -140,7 +158,7 @@ export async function registerFeedRoute(
       // Read-only: whatever a client sends is ignored.
       socket.on('message', () => undefined);
       // Registered before the snapshot (no event is missed), held until it is sent (the roster comes first).
-      deps.hub.add(examId, socket, { hold: true });
+      deps.hub.add(examId, socket, { hold: true, viewer: request.user ?? undefined });
       try {
         deps.hub.release(socket, 'roster', await rosterWithPresence(deps, examId));
       } catch (err) {

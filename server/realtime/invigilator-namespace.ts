@@ -39,6 +39,8 @@ export interface InvigilatorNamespaceDeps {
   log: FastifyBaseLogger;
   /** Other listeners of invigilator events on this node (the plain-WebSocket feed). */
   deliverElsewhere: (delivery: InvigilatorDelivery) => void;
+  /** Those other listeners lose the exam when their invigilator is no longer assigned. */
+  revokeElsewhere: (examId: number, assigned: ReadonlySet<number>) => void;
 }
 
 /** The roster of an exam with live presence merged in: ≤ 2 statements and one Redis round trip. */
@@ -59,6 +61,17 @@ export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: In
   deps.bus.on<InvigilatorDelivery>(TOPICS.invigilators, (d) => {
     nsp.local.to(examRoom(d.examId)).emit(d.event as 'roster:update', d.payload as never);
     deps.deliverElsewhere(d);
+  });
+
+  // An invigilator removed from an exam stops receiving it at once, on every node (admins stay).
+  deps.bus.on<{ examId: number; invigilatorIds: number[] }>(TOPICS.invigilatorsChanged, ({ examId, invigilatorIds }) => {
+    const assigned = new Set(invigilatorIds);
+    for (const id of nsp.adapter.rooms.get(examRoom(examId)) ?? []) {
+      const socket = nsp.sockets.get(id);
+      const user = socket?.data.user;
+      if (socket && user && user.role !== 'admin' && !assigned.has(user.id)) void socket.leave(examRoom(examId));
+    }
+    deps.revokeElsewhere(examId, assigned);
   });
 
   nsp.on('connection', (socket: InvigilatorSocket) => {

@@ -19,6 +19,8 @@ export const TOPICS = {
   ended: 'ended',
   /** `{examId}`: an exam was edited; drop in-process question caches. */
   examChanged: 'exam-changed',
+  /** `{examId, invigilatorIds}`: the assignment changed; consoles and feeds of removed invigilators stop. */
+  invigilatorsChanged: 'invigilators-changed',
 } as const;
 
 export interface InvigilatorDelivery {
