@@ -108,20 +108,30 @@ export class Presence {
     if (!stillElsewhere) this.onChange([{ examId, studentId, attemptId: entry.attemptId, connected: false }]);
   }
 
-  /** Students of the exam connected on any live node. */
-  async online(examId: number): Promise<Set<number>> {
-    if (!this.redis) {
-      const out = new Set<number>();
-      for (const key of this.local.keys()) {
-        const [e, s] = key.split(':').map(Number);
-        if (e === examId) out.add(s!);
-      }
-      return out;
+  /** Students of the exam connected on this node. */
+  private onlineHere(examId: number): Set<number> {
+    const out = new Set<number>();
+    for (const key of this.local.keys()) {
+      const [e, s] = key.split(':').map(Number);
+      if (e === examId) out.add(s!);
     }
-    const [fields, alive] = await Promise.all([
-      this.redis.hkeys(this.k.exam(examId)),
-      this.redis.zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf'),
-    ]);
+    return out;
+  }
+
+  /** Students of the exam connected on any live node (this node's only, while Redis is unreachable). */
+  async online(examId: number): Promise<Set<number>> {
+    if (!this.redis) return this.onlineHere(examId);
+    let fields: string[];
+    let alive: string[];
+    try {
+      [fields, alive] = await Promise.all([
+        this.redis.hkeys(this.k.exam(examId)),
+        this.redis.zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf'),
+      ]);
+    } catch (err) {
+      this.log.warn({ err, examId }, 'presence: Redis unreachable, showing this node\'s connections only');
+      return this.onlineHere(examId);
+    }
     const live = new Set(alive);
     live.add(this.nodeId);
     const out = new Set<number>();
