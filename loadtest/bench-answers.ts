@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { Attempt, AttemptAnswer, Option, Question } from '../entities/index.js';
 import type { App } from '../server/app.js';
+import { deleteKeysWithPrefix } from '../server/cache/redis.js';
 import { buildBenchApp, createBenchDatabase, latencySummary, round, runClientProcess, seedBench } from './bench-setup.js';
 
 const STUDENTS = Number(process.env.SOCKETS ?? 1000);
@@ -221,6 +222,7 @@ async function main() {
     console.log(JSON.stringify({ throughput, latency }, null, 2));
   } finally {
     await app.close();
+    await deleteKeysWithPrefix(app.config.redisUrl!, app.config.redisKeyPrefix);
     await db.drop();
   }
 }

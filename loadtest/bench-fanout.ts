@@ -14,6 +14,7 @@
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { App } from '../server/app.js';
+import { deleteKeysWithPrefix } from '../server/cache/redis.js';
 import { buildBenchApp, createBenchDatabase, latencySummary, round, runClientProcess, seedBench } from './bench-setup.js';
 
 const STUDENTS = Number(process.env.STUDENTS ?? 1000);
@@ -93,6 +94,7 @@ async function main() {
   } finally {
     await a.close();
     await b.close();
+    await deleteKeysWithPrefix(a.config.redisUrl!, prefix);
     await db.drop();
   }
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptStartResult } from '../server/protocol.js';
 import { TEST_JWT_SECRET } from './helpers/app.js';
+import { deleteKeysWithPrefix } from '../server/cache/redis.js';
 import { TEST_REDIS_URL, afterFile, createTestDatabase } from './helpers/db.js';
 import { connectSocket, ok, type ClientSocket } from './helpers/sockets.js';
 
@@ -83,6 +84,7 @@ describe('cluster mode (WORKERS=2)', () => {
 
   beforeAll(async () => {
     const db = await createTestDatabase();
+    const prefix = `test-${randomBytes(4).toString('hex')}:`;
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
@@ -92,7 +94,7 @@ describe('cluster mode (WORKERS=2)', () => {
         NODE_ENV: 'test',
         DATABASE_URL: db.url,
         REDIS_URL: TEST_REDIS_URL,
-        REDIS_KEY_PREFIX: `test-${randomBytes(4).toString('hex')}:`,
+        REDIS_KEY_PREFIX: prefix,
         WORKERS: '2',
         HOST: '127.0.0.1',
         PORT: String(port),
@@ -114,6 +116,7 @@ describe('cluster mode (WORKERS=2)', () => {
         child.kill('SIGKILL');
         await exited;
       }
+      await deleteKeysWithPrefix(TEST_REDIS_URL, prefix);
     });
 
     let stopped = false;

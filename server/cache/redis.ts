@@ -51,3 +51,27 @@ export function waitReady(client: Redis, timeoutMs: number): Promise<boolean> {
     client.on('ready', onReady);
   });
 }
+
+/**
+ * Deletes every key of a deployment's prefix (SCAN, never KEYS): for tests and benchmarks that share
+ * one Redis, and for an operator retiring a deployment. Best effort: an unreachable Redis is skipped.
+ */
+export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  let deleted = 0;
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // Unreachable: nothing that can be cleaned now.
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type App } from '../../server/app.js';
+import { deleteKeysWithPrefix } from '../../server/cache/redis.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { seedDemo, type SeedResult } from '../../server/exam/demo-data.js';
 import type { CreateExamBody } from '../../server/protocol.js';
@@ -64,7 +65,11 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
       return t.url;
     },
   };
-  afterFile(() => app.close());
+  afterFile(async () => {
+    await app.close();
+    // Leave the shared Redis as we found it: every key of this test's prefix goes (presence hashes have no TTL).
+    if (config.redisUrl) await deleteKeysWithPrefix(config.redisUrl, config.redisKeyPrefix);
+  });
   return t;
 }
 
