@@ -33,7 +33,6 @@ import { EXAM_NAMESPACE, INVIGILATOR_NAMESPACE, SocketNotifier, TOPICS } from '.
 import { Presence } from './realtime/presence.js';
 import { InvigilationService } from './exam/invigilation.js';
 import { ProgressTracker } from './exam/progress.js';
-import { DEFAULT_RATE_LIMITS } from './realtime/rate-limit.js';
 import { createSocketServer, type ExamNamespace } from './realtime/socket-server.js';
 import type { Server as SocketServer } from 'socket.io';
 import { authRoutes } from './http/auth-routes.js';
@@ -213,7 +212,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     invigilatorsChanged: (examId: number, invigilatorIds: number[]) =>
       bus.publish(TOPICS.invigilatorsChanged, { examId, invigilatorIds }),
   });
-  const limits = DEFAULT_RATE_LIMITS;
+  const limits = config.rateLimits;
   registerExamNamespace(examNsp, { attempts, clocks, presence, bus, tokens: app.tokens, limits, log: app.log });
   registerInvigilatorNamespace(invigilatorNsp, {
     invigilation,

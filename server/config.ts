@@ -65,6 +65,12 @@ export interface Config {
   presence: { heartbeatMs: number; deadAfterMs: number };
   /** `PROGRESS_INTERVAL_MS`: at most one progress update per student per this interval. @default 1000 */
   progressIntervalMs: number;
+  /**
+   * Socket rate limits per connection, each written `perSecond/burst`. `RATE_LIMIT_ANSWERS`
+   * (@default 10/100: a reconnect re-sends what was not acked), `RATE_LIMIT_PROCTOR` (@default 2/20),
+   * `RATE_LIMIT_OTHER` (start, submit; invigilators get twice it) (@default 5/20).
+   */
+  rateLimits: Record<'answers' | 'proctor' | 'other', { perSecond: number; burst: number }>;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +120,18 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
   }
   return raw;
+}
+
+function rate(env: Env, name: string, fallback: { perSecond: number; burst: number }): { perSecond: number; burst: number } {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const m = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(raw);
+  const perSecond = m ? Number(m[1]) : NaN;
+  const burst = m ? Number(m[2]) : NaN;
+  if (!(perSecond > 0 && perSecond <= 100_000 && burst >= 1 && burst <= 1_000_000)) {
+    throw new ConfigError(name, `must be "perSecond/burst" (e.g. "10/100"), got "${raw}"`);
+  }
+  return { perSecond, burst };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -198,5 +216,10 @@ export function loadConfig(env: Env = process.env): Config {
       deadAfterMs: int(env, 'PRESENCE_DEAD_AFTER_MS', 6000, 300, 600_000),
     },
     progressIntervalMs: int(env, 'PROGRESS_INTERVAL_MS', 1000, 50, 60_000),
+    rateLimits: {
+      answers: rate(env, 'RATE_LIMIT_ANSWERS', { perSecond: 10, burst: 100 }),
+      proctor: rate(env, 'RATE_LIMIT_PROCTOR', { perSecond: 2, burst: 20 }),
+      other: rate(env, 'RATE_LIMIT_OTHER', { perSecond: 5, burst: 20 }),
+    },
   };
 }

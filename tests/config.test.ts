@@ -117,3 +117,25 @@ describe('loadConfig', () => {
     expect(err.message).not.toContain('hunter2-secret');
   });
 });
+
+describe('socket rate limits', () => {
+  it('default to 10/100 answers, 2/20 proctor events, 5/20 other events per socket', () => {
+    expect(loadConfig({}).rateLimits).toEqual({
+      answers: { perSecond: 10, burst: 100 },
+      proctor: { perSecond: 2, burst: 20 },
+      other: { perSecond: 5, burst: 20 },
+    });
+  });
+
+  it('read "perSecond/burst" and refuse anything else, naming the variable', () => {
+    expect(loadConfig({ RATE_LIMIT_ANSWERS: '50/500', RATE_LIMIT_PROCTOR: '0.5/5' }).rateLimits).toMatchObject({
+      answers: { perSecond: 50, burst: 500 },
+      proctor: { perSecond: 0.5, burst: 5 },
+    });
+    for (const bad of ['10', '10/', '/10', '0/10', '10/0', 'ten/100', '-1/5']) {
+      const err = configError({ RATE_LIMIT_OTHER: bad });
+      expect(err.variable).toBe('RATE_LIMIT_OTHER');
+      expect(err.message).toContain('RATE_LIMIT_OTHER');
+    }
+  });
+});

@@ -23,17 +23,5 @@ export class TokenBucket {
   }
 }
 
-export interface RateLimits {
-  /** Answers per second per socket, and the burst a reconnect may re-send at once. @default 10/s, 100 */
-  answers: { perSecond: number; burst: number };
-  /** Proctoring events per second per socket. @default 2/s, 20 */
-  proctor: { perSecond: number; burst: number };
-  /** Everything else (start, submit, invigilator actions) per socket. @default 5/s, 20 */
-  other: { perSecond: number; burst: number };
-}
-
-export const DEFAULT_RATE_LIMITS: RateLimits = {
-  answers: { perSecond: 10, burst: 100 },
-  proctor: { perSecond: 2, burst: 20 },
-  other: { perSecond: 5, burst: 20 },
-};
+/** Per-socket limits by kind of event (from the config: `RATE_LIMIT_*`). */
+export type RateLimits = Record<'answers' | 'proctor' | 'other', { perSecond: number; burst: number }>;
