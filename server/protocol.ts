@@ -15,14 +15,6 @@ export const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 const IsoDateTime = Type.String({ format: 'date-time' });
 const Email = Type.String({ format: 'email', maxLength: 254 });
 
-export const ErrorSchema = Type.Object({
-  error: Type.Object({
-    code: Type.String(),
-    message: Type.String(),
-    retryAfterMs: Type.Optional(Type.Integer()),
-  }),
-});
-
 // ---------------------------------------------------------------------------------------------
 // HTTP: auth
 

@@ -1,6 +1,7 @@
 import type { Namespace } from 'socket.io';
 import type { DbClock } from '../exam/clock.js';
 import type { TimerEvent } from '../protocol.js';
+import { attemptRoom } from './rooms.js';
 
 export interface AttemptClockOptions {
   /** Periodic `timer` sync to each attempt's sockets. @default 30000 */
@@ -16,7 +17,6 @@ interface Entry {
   warnings: NodeJS.Timeout[];
 }
 
-export const attemptRoom = (attemptId: number) => `attempt:${attemptId}`;
 
 /**
  * The server-owned timer, as this node's sockets see it: one entry per attempt with sockets here (not

@@ -11,10 +11,10 @@ import {
 } from '../protocol.js';
 import type { ClusterBus } from './cluster-bus.js';
 import { TOPICS } from './notifier.js';
-import { attemptRoom, type AttemptClocks } from './attempt-clocks.js';
+import type { AttemptClocks } from './attempt-clocks.js';
 import { handle, refuseUnknownEvents } from './handlers.js';
 import type { Presence } from './presence.js';
-import { examRoom, studentRoom } from './rooms.js';
+import { attemptRoom, examRoom } from './rooms.js';
 import { TokenBucket, type RateLimits } from './rate-limit.js';
 import { socketAuth, type ExamNamespace, type ExamSocket } from './socket-server.js';
 
@@ -69,7 +69,6 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
       other: new TokenBucket(limits.other.perSecond, limits.other.burst),
     };
     const { buckets } = socket.data;
-    void socket.join(studentRoom(user.id));
     /** Exams this socket counts as present in (for presence on disconnect). */
     const present = new Set<number>();
     socket.on('disconnect', () => {

@@ -2,9 +2,8 @@ import type { Server } from 'socket.io';
 import type { DeadlineChange, ExamNotifier } from '../exam/notifier.js';
 import type { ProgressTracker } from '../exam/progress.js';
 import { FLAG_EVENT_TYPES, type AttemptEndedEvent, type RosterUpdate } from '../protocol.js';
-import { attemptRoom } from './attempt-clocks.js';
 import type { ClusterBus } from './cluster-bus.js';
-import { examRoom } from './rooms.js';
+import { attemptRoom, examRoom } from './rooms.js';
 
 export const EXAM_NAMESPACE = '/exam';
 export const INVIGILATOR_NAMESPACE = '/invigilator';

@@ -1,4 +1,3 @@
 /** Room names, shared by both namespaces and the notifier. Rooms are joined by the server only. */
 export const examRoom = (examId: number) => `exam:${examId}`;
-export const studentRoom = (studentId: number) => `student:${studentId}`;
-export { attemptRoom } from './attempt-clocks.js';
+export const attemptRoom = (attemptId: number) => `attempt:${attemptId}`;
