@@ -151,7 +151,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('config', config);
   app.decorate('orm', orm);
   app.decorate('databaseMode', embedded ? 'embedded' : 'postgres');
-  app.decorate('queries', new QueryCounter(orm));
+  app.decorate('queries', await QueryCounter.attach(orm));
   app.decorate('tokens', new TokenService(config.jwtSecret, config.jwtTtlSeconds));
   app.decorate('redis', redis);
   app.decorateRequest('em', null as unknown as EntityManager);

@@ -9,7 +9,7 @@ const orm = await openDatabase({
   clientUrl: config.databaseUrl ?? embedded!.url,
   pool: embedded ? { min: 1, max: 1, idleTimeoutMs: 60_000 } : config.dbPool,
 });
-const executed = await orm.getMigrator().getExecutedMigrations();
+const executed = await orm.migrator.getExecuted();
 console.log(`migrations applied: ${executed.map((m) => m.name).join(', ') || 'none'}`);
 await orm.close();
 await embedded?.stop();

@@ -46,7 +46,7 @@ export function ormOptions(opts: OrmOptions): Options {
 export async function openDatabase(opts: OrmOptions): Promise<MikroORM> {
   const orm = await MikroORM.init(ormOptions(opts));
   try {
-    await orm.getMigrator().up();
+    await orm.migrator.up();
   } catch (err) {
     await orm.close(true);
     throw err;

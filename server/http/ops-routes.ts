@@ -2,10 +2,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-interface KnexPool {
-  numUsed(): number;
-  numFree(): number;
-  numPendingAcquires(): number;
+/** The counters of a `pg` pool. */
+interface PgPoolCounts {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
 }
 
 /**
@@ -32,18 +33,18 @@ const ops: FastifyPluginAsync = async (app) => {
     );
   });
 
-  const pool = (): KnexPool | undefined =>
-    (app.orm.em.getConnection().getKnex().client as { pool?: KnexPool }).pool;
+  const pool = async (): Promise<PgPoolCounts> =>
+    (await app.orm.em.getConnection().getNativeClient()) as unknown as PgPoolCounts;
   new Gauge({
     name: 'db_pool_connections',
     help: 'PostgreSQL pool connections by state',
     labelNames: ['state'] as const,
     registers: [registry],
-    collect() {
-      const p = pool();
-      this.set({ state: 'used' }, p?.numUsed() ?? 0);
-      this.set({ state: 'free' }, p?.numFree() ?? 0);
-      this.set({ state: 'pending_acquires' }, p?.numPendingAcquires() ?? 0);
+    async collect() {
+      const p = await pool();
+      this.set({ state: 'used' }, p.totalCount - p.idleCount);
+      this.set({ state: 'free' }, p.idleCount);
+      this.set({ state: 'pending_acquires' }, p.waitingCount);
     },
   });
   new Counter({
