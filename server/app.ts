@@ -28,13 +28,12 @@ import { attachRedisAdapter, type RedisFanout } from './realtime/adapter.js';
 import { ClusterBus } from './realtime/cluster-bus.js';
 import { registerExamNamespace } from './realtime/exam-namespace.js';
 import { FeedHub, registerFeedRoute } from './realtime/feed.js';
-import { registerInvigilatorNamespace, type InvigilatorNamespace } from './realtime/invigilator-namespace.js';
-import { EXAM_NAMESPACE, INVIGILATOR_NAMESPACE, SocketNotifier, TOPICS } from './realtime/notifier.js';
+import { registerInvigilatorNamespace } from './realtime/invigilator-namespace.js';
+import { SocketNotifier } from './realtime/notifier.js';
 import { Presence } from './realtime/presence.js';
 import { InvigilationService } from './exam/invigilation.js';
 import { ProgressTracker } from './exam/progress.js';
-import { createSocketServer, type ExamNamespace } from './realtime/socket-server.js';
-import type { Server as SocketServer } from 'socket.io';
+import { createSocketServer, examNamespace, invigilatorNamespace, mainNamespace, type SocketServer } from './realtime/socket-server.js';
 import { authRoutes } from './http/auth-routes.js';
 import { registerErrorHandling } from './http/errors.js';
 import { examRoutes } from './http/exam-routes.js';
@@ -165,12 +164,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // The realtime layer and the domain services of this node.
   const io = createSocketServer(app.server, config.allowedOrigins);
   const fanout = config.redisUrl ? attachRedisAdapter(io, config.redisUrl, config.redisKeyPrefix, app.log) : null;
-  const bus = new ClusterBus(io.of('/'), fanout !== null, app.log);
-  const examNsp = io.of(EXAM_NAMESPACE) as ExamNamespace;
-  const invigilatorNsp = io.of(INVIGILATOR_NAMESPACE) as InvigilatorNamespace;
+  const bus = new ClusterBus(mainNamespace(io), fanout !== null, app.log);
+  const examNsp = examNamespace(io);
+  const invigilatorNsp = invigilatorNamespace(io);
   const clock = new DbClock();
   const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
-  const notifier: SocketNotifier = new SocketNotifier(io, bus, () => progress);
+  const notifier: SocketNotifier = new SocketNotifier(examNsp, bus, () => progress);
   const progress = new ProgressTracker(orm, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
   const presence = new Presence(
     redis,
@@ -193,7 +192,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const invigilation = new InvigilationService({ orm, attempts, audit, notifier, clock });
   const sweeper = new DeadlineSweeper(orm, answers, notifier, app.log, { intervalMs: config.sweepIntervalMs });
   const feeds = new FeedHub(app.log);
-  bus.on<{ examId: number }>(TOPICS.examChanged, ({ examId }) => questions.evict(examId));
+  bus.on('exam-changed', ({ examId }) => questions.evict(examId));
   app.decorate('io', io);
   app.decorate('services', {
     clock,
@@ -208,9 +207,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     progress,
     feeds,
     fanout,
-    examChanged: (examId: number) => bus.publish(TOPICS.examChanged, { examId }),
+    examChanged: (examId: number) => bus.publish('exam-changed', { examId }),
     invigilatorsChanged: (examId: number, invigilatorIds: number[]) =>
-      bus.publish(TOPICS.invigilatorsChanged, { examId, invigilatorIds }),
+      bus.publish('invigilators-changed', { examId, invigilatorIds }),
   });
   const limits = config.rateLimits;
   registerExamNamespace(examNsp, { attempts, clocks, presence, bus, tokens: app.tokens, limits, log: app.log });

@@ -138,6 +138,60 @@ export function compileValidator<T extends TSchema>(schema: T): PayloadValidator
 }
 
 // ---------------------------------------------------------------------------------------------
+// Socket.IO: namespaces and event names. Every name the server, the pages, the tests and the load
+// tests use comes from here.
+
+export const EXAM_NAMESPACE = '/exam';
+export const INVIGILATOR_NAMESPACE = '/invigilator';
+
+/** The event names of the `/exam` namespace. */
+export const EXAM_EVENTS = {
+  start: 'attempt:start',
+  answer: 'answer',
+  submit: 'submit',
+  proctor: 'proctor:event',
+  timer: 'timer',
+  ended: 'attempt:ended',
+  message: 'message',
+} as const;
+
+/** The event names of the `/invigilator` namespace. */
+export const INVIGILATOR_EVENTS = {
+  watch: 'exam:watch',
+  extendAttempt: 'attempt:extend',
+  extendExam: 'exam:extend',
+  message: 'attempt:message',
+  announce: 'exam:announce',
+  terminate: 'attempt:terminate',
+  forceSubmit: 'attempt:submit',
+  rosterUpdate: 'roster:update',
+  proctorEvent: 'proctor:event',
+  ended: 'attempt:ended',
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Socket.IO: acks
+
+export interface ErrorBodyWire {
+  code: string;
+  message: string;
+  retryAfterMs?: number;
+  details?: { path: string; message: string }[];
+}
+
+/** Every socket request is acknowledged with one of these: its data with `ok: true`, or an error. */
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBodyWire };
+
+/** An event handler's signature: its payload and the ack it is answered with. */
+type Request<P, R extends object> = (payload: P, ack: (res: Ack<R>) => void) => void;
+
+/** The data of a successful ack of a request-shaped event (`Request<P, R>` gives `R`). */
+export type AckData<F> = F extends (payload: never, ack: (res: Ack<infer R>) => void) => void ? R : never;
+
+/** The payload of a request-shaped event. */
+export type PayloadOf<F> = F extends (payload: infer P, ack: never) => void ? P : never;
+
+// ---------------------------------------------------------------------------------------------
 // Socket.IO: `/exam` namespace (students)
 
 /** Client -> server payloads. Every event carries an ack callback; every ack is an {@link Ack}. */
@@ -189,7 +243,14 @@ export type SubmitPayload = Static<typeof SubmitPayload>;
 export type ProctorEventPayload = Static<typeof ProctorEventPayload>;
 export type ProctorEventType = (typeof PROCTOR_EVENT_TYPES)[number];
 
-export type AttemptStatusWire = 'in_progress' | 'submitted' | 'expired' | 'terminated';
+export const ATTEMPT_STATUSES = ['in_progress', 'submitted', 'expired', 'terminated'] as const;
+export type AttemptStatusWire = (typeof ATTEMPT_STATUSES)[number];
+const AttemptStatus = Type.Union([
+  Type.Literal('in_progress'),
+  Type.Literal('submitted'),
+  Type.Literal('expired'),
+  Type.Literal('terminated'),
+]);
 
 /** What a student sees of an exam: no `isCorrect`, no key, ever. */
 export interface StudentExamView {
@@ -212,30 +273,27 @@ export interface SubmitResult {
   attempt: { id: number; status: AttemptStatusWire; score: number | null; maxScore: number | null; submittedAt: string | null };
 }
 
-export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorBodyWire };
-export interface ErrorBodyWire {
-  code: string;
-  message: string;
-  retryAfterMs?: number;
-  details?: { path: string; message: string }[];
-}
+// Server -> client payloads are schemas too: nodes pass them to each other through Redis, and what a
+// node reads from Redis is checked before it is used.
 
-/** Server -> client: the clock. The client counts down from `deadlineAt` corrected by `serverNow`. */
-export interface TimerEvent {
-  attemptId: number;
-  deadlineAt: string;
-  serverNow: string;
-  remainingMs: number;
+/** The clock. The client counts down from `deadlineAt` corrected by `serverNow`. */
+export const TimerEvent = Type.Object({
+  attemptId: Id,
+  deadlineAt: Type.String(),
+  serverNow: Type.String(),
+  remainingMs: Type.Number({ minimum: 0 }),
   /** Why it was sent: on start/resume, a periodic sync, a deadline change, or a 5/1-minute warning. */
-  reason: 'start' | 'sync' | 'change' | 'warning';
-}
+  reason: Type.Union([Type.Literal('start'), Type.Literal('sync'), Type.Literal('change'), Type.Literal('warning')]),
+});
+export type TimerEvent = Static<typeof TimerEvent>;
 
-export interface AttemptEndedEvent {
-  attemptId: number;
-  status: AttemptStatusWire;
+export const AttemptEndedEvent = Type.Object({
+  attemptId: Id,
+  status: AttemptStatus,
   /** 'submitted' (by the student), 'deadline' (auto-submit), 'forced' (by an invigilator), 'terminated'. */
-  reason: string;
-}
+  reason: Type.String({ maxLength: 500 }),
+});
+export type AttemptEndedEvent = Static<typeof AttemptEndedEvent>;
 
 export interface MessageEvent {
   text: string;
@@ -244,28 +302,17 @@ export interface MessageEvent {
 }
 
 export interface ExamClientToServerEvents {
-  'attempt:start': (payload: AttemptStartPayload, ack: (res: Ack<AttemptStartResult>) => void) => void;
-  answer: (payload: AnswerPayload, ack: (res: Ack<{ seq: number }>) => void) => void;
-  submit: (payload: SubmitPayload, ack: (res: Ack<SubmitResult>) => void) => void;
-  'proctor:event': (payload: ProctorEventPayload, ack: (res: Ack) => void) => void;
+  [EXAM_EVENTS.start]: Request<AttemptStartPayload, AttemptStartResult>;
+  [EXAM_EVENTS.answer]: Request<AnswerPayload, { seq: number }>;
+  [EXAM_EVENTS.submit]: Request<SubmitPayload, SubmitResult>;
+  [EXAM_EVENTS.proctor]: Request<ProctorEventPayload, object>;
 }
 
 export interface ExamServerToClientEvents {
-  timer: (ev: TimerEvent) => void;
-  'attempt:ended': (ev: AttemptEndedEvent) => void;
-  message: (ev: MessageEvent) => void;
+  [EXAM_EVENTS.timer]: (ev: TimerEvent) => void;
+  [EXAM_EVENTS.ended]: (ev: AttemptEndedEvent) => void;
+  [EXAM_EVENTS.message]: (ev: MessageEvent) => void;
 }
-
-/** The event names of the `/exam` namespace, for code that registers or checks them. */
-export const EXAM_EVENTS = {
-  start: 'attempt:start',
-  answer: 'answer',
-  submit: 'submit',
-  proctor: 'proctor:event',
-  timer: 'timer',
-  ended: 'attempt:ended',
-  message: 'message',
-} as const;
 
 // ---------------------------------------------------------------------------------------------
 // Socket.IO: `/invigilator` namespace (invigilators assigned to the exam, and admins)
@@ -286,6 +333,12 @@ export const AttemptTerminatePayload = Type.Object(
 export const AttemptForceSubmitPayload = Type.Object({ attemptId: Id }, { additionalProperties: false });
 
 export type ExamWatchPayload = Static<typeof ExamWatchPayload>;
+export type AttemptExtendPayload = Static<typeof AttemptExtendPayload>;
+export type ExamExtendPayload = Static<typeof ExamExtendPayload>;
+export type AttemptMessagePayload = Static<typeof AttemptMessagePayload>;
+export type ExamAnnouncePayload = Static<typeof ExamAnnouncePayload>;
+export type AttemptTerminatePayload = Static<typeof AttemptTerminatePayload>;
+export type AttemptForceSubmitPayload = Static<typeof AttemptForceSubmitPayload>;
 
 /** Proctoring signals that count as a flag on the roster. */
 export const FLAG_EVENT_TYPES: readonly ProctorEventType[] = [
@@ -297,48 +350,76 @@ export const FLAG_EVENT_TYPES: readonly ProctorEventType[] = [
   'devtools_open',
 ];
 
-export interface RosterRow {
-  attemptId: number | null;
-  student: { id: number; name: string };
-  status: AttemptStatusWire | 'not_started';
-  connected: boolean;
-  answered: number;
-  total: number;
-  deadlineAt: string | null;
-  remainingMs: number | null;
-  flags: number;
-  extraTimeSeconds: number;
-}
+const IsoOrNull = Type.Union([Type.String(), Type.Null()]);
+
+export const RosterRow = Type.Object({
+  attemptId: Type.Union([Id, Type.Null()]),
+  student: Type.Object({ id: Id, name: Type.String() }),
+  status: Type.Union([AttemptStatus, Type.Literal('not_started')]),
+  connected: Type.Boolean(),
+  answered: Type.Integer({ minimum: 0 }),
+  total: Type.Integer({ minimum: 0 }),
+  deadlineAt: IsoOrNull,
+  remainingMs: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+  flags: Type.Integer({ minimum: 0 }),
+  extraTimeSeconds: Type.Integer({ minimum: 0 }),
+});
+export type RosterRow = Static<typeof RosterRow>;
 
 /** A change to one roster row: the ids (and, when sent live, the exam's) plus only the fields that changed. */
-export type RosterUpdate = { attemptId: number | null; student: { id: number }; examId?: number } & Partial<
-  Pick<RosterRow, 'status' | 'connected' | 'answered' | 'flags' | 'deadlineAt' | 'remainingMs'>
->;
+export const RosterUpdate = Type.Object({
+  attemptId: Type.Union([Id, Type.Null()]),
+  student: Type.Object({ id: Id }),
+  examId: Type.Optional(Id),
+  status: Type.Optional(RosterRow.properties.status),
+  connected: Type.Optional(Type.Boolean()),
+  answered: Type.Optional(Type.Integer({ minimum: 0 })),
+  flags: Type.Optional(Type.Integer({ minimum: 0 })),
+  deadlineAt: Type.Optional(IsoOrNull),
+  remainingMs: Type.Optional(RosterRow.properties.remainingMs),
+});
+export type RosterUpdate = Static<typeof RosterUpdate>;
 
-export interface InvigilatorProctorEvent {
-  examId: number;
-  attemptId: number;
-  student: { id: number };
-  type: string;
-  detail: Record<string, unknown> | null;
-  at: string;
+export const InvigilatorProctorEvent = Type.Object({
+  examId: Id,
+  attemptId: Id,
+  student: Type.Object({ id: Id }),
+  type: Type.String({ maxLength: 64 }),
+  detail: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  at: Type.String(),
+});
+export type InvigilatorProctorEvent = Static<typeof InvigilatorProctorEvent>;
+
+export const InvigilatorAttemptEnded = Type.Object({ ...AttemptEndedEvent.properties, examId: Id });
+export type InvigilatorAttemptEnded = Static<typeof InvigilatorAttemptEnded>;
+
+export interface InvigilatorClientToServerEvents {
+  [INVIGILATOR_EVENTS.watch]: Request<ExamWatchPayload, { roster: RosterRow[] }>;
+  [INVIGILATOR_EVENTS.extendAttempt]: Request<AttemptExtendPayload, { deadlineAt: string }>;
+  [INVIGILATOR_EVENTS.extendExam]: Request<ExamExtendPayload, { extended: number }>;
+  [INVIGILATOR_EVENTS.message]: Request<AttemptMessagePayload, object>;
+  [INVIGILATOR_EVENTS.announce]: Request<ExamAnnouncePayload, object>;
+  [INVIGILATOR_EVENTS.terminate]: Request<AttemptTerminatePayload, SubmitResult>;
+  [INVIGILATOR_EVENTS.forceSubmit]: Request<AttemptForceSubmitPayload, SubmitResult>;
 }
 
 export interface InvigilatorServerToClientEvents {
-  'roster:update': (update: RosterUpdate | RosterUpdate[]) => void;
-  'proctor:event': (ev: InvigilatorProctorEvent) => void;
-  'attempt:ended': (ev: AttemptEndedEvent & { examId: number }) => void;
+  [INVIGILATOR_EVENTS.rosterUpdate]: (update: RosterUpdate | RosterUpdate[]) => void;
+  [INVIGILATOR_EVENTS.proctorEvent]: (ev: InvigilatorProctorEvent) => void;
+  [INVIGILATOR_EVENTS.ended]: (ev: InvigilatorAttemptEnded) => void;
 }
 
-export const INVIGILATOR_EVENTS = {
-  watch: 'exam:watch',
-  extendAttempt: 'attempt:extend',
-  extendExam: 'exam:extend',
-  message: 'attempt:message',
-  announce: 'exam:announce',
-  terminate: 'attempt:terminate',
-  forceSubmit: 'attempt:submit',
-  rosterUpdate: 'roster:update',
-  proctorEvent: 'proctor:event',
-  ended: 'attempt:ended',
-} as const;
+/**
+ * One invigilator event for one exam, as it travels between nodes (and to the plain-WebSocket feed):
+ * the event name and its payload, paired.
+ */
+export const InvigilatorDelivery = Type.Union([
+  Type.Object({
+    examId: Id,
+    event: Type.Literal(INVIGILATOR_EVENTS.rosterUpdate),
+    payload: Type.Union([RosterUpdate, Type.Array(RosterUpdate)]),
+  }),
+  Type.Object({ examId: Id, event: Type.Literal(INVIGILATOR_EVENTS.proctorEvent), payload: InvigilatorProctorEvent }),
+  Type.Object({ examId: Id, event: Type.Literal(INVIGILATOR_EVENTS.ended), payload: InvigilatorAttemptEnded }),
+]);
+export type InvigilatorDelivery = Static<typeof InvigilatorDelivery>;

@@ -210,12 +210,18 @@ describe('FeedHub: a reader that does not keep up', () => {
     slow.pause();
 
     const chunk = 'x'.repeat(32 * 1024);
+    const flag = (n: number) =>
+      ({
+        examId: 7,
+        event: 'proctor:event',
+        payload: { examId: 7, attemptId: 1, student: { id: 1 }, type: 'paste', detail: { chunk, n }, at: new Date().toISOString() },
+      }) as const;
     let sent = 0;
     let maxBuffered = 0;
     await withTimeout(
       (async () => {
         while (slowServer.readyState === WebSocket.OPEN && sent < 4000) {
-          hub.deliver({ examId: 7, event: 'roster:update', payload: { chunk, n: sent++ } });
+          hub.deliver(flag(sent++));
           maxBuffered = Math.max(maxBuffered, slowServer.bufferedAmount);
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
@@ -233,7 +239,7 @@ describe('FeedHub: a reader that does not keep up', () => {
     expect(fastServer.readyState).toBe(WebSocket.OPEN);
     await waitFor('the fast reader caught up', () => fastReceived === sent, 10_000);
     // Later events go to the fast reader only, without error.
-    hub.deliver({ examId: 7, event: 'roster:update', payload: { n: -1 } });
+    hub.deliver(flag(-1));
     await waitFor('one more', () => fastReceived === sent + 1);
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Role } from '../../entities/user.js';
 import { AppError } from '../errors.js';
-import type { TokenClaims } from './tokens.js';
+import type { TokenClaims, TokenService } from './tokens.js';
 
 export interface AuthUser {
   id: number;
@@ -9,7 +9,21 @@ export interface AuthUser {
   name: string;
 }
 
-export const authUserFromClaims = (c: TokenClaims): AuthUser => ({ id: c.sub, role: c.role, name: c.name });
+const authUserFromClaims = (c: TokenClaims): AuthUser => ({ id: c.sub, role: c.role, name: c.name });
+
+/**
+ * The one way from a bearer token to a user, for HTTP routes, socket handshakes and the WebSocket feed:
+ * throws `UNAUTHORIZED` for a missing, forged or expired token, `FORBIDDEN` when the user has none of
+ * `roles` (any role passes when none are given).
+ */
+export function authenticate(tokens: TokenService, token: string | undefined, roles: readonly Role[] = []): AuthUser {
+  if (!token) throw new AppError('UNAUTHORIZED', 'Missing bearer token');
+  const user = authUserFromClaims(tokens.verify(token));
+  if (roles.length && !roles.includes(user.role)) {
+    throw new AppError('FORBIDDEN', `This needs the role ${roles.join(' or ')}`);
+  }
+  return user;
+}
 
 /** Reads `Authorization: Bearer <jwt>`. */
 export function bearerToken(request: FastifyRequest): string | undefined {
@@ -25,13 +39,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  */
 export function requireRole(...roles: Role[]): preHandlerAsyncHookHandler {
   return async function guard(this: unknown, request: FastifyRequest, _reply: FastifyReply) {
-    const token = bearerToken(request);
-    if (!token) throw new AppError('UNAUTHORIZED', 'Missing bearer token');
-    const user = authUserFromClaims(request.server.tokens.verify(token));
-    if (roles.length && !roles.includes(user.role)) {
-      throw new AppError('FORBIDDEN', `This needs the role ${roles.join(' or ')}`);
-    }
-    request.user = user;
+    request.user = authenticate(request.server.tokens, bearerToken(request), roles);
   };
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { EXAM_NAMESPACE, INVIGILATOR_NAMESPACE } from '../protocol.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The counters of a `pg` pool. */
@@ -72,7 +73,7 @@ const ops: FastifyPluginAsync = async (app) => {
     labelNames: ['namespace'] as const,
     registers: [registry],
     collect() {
-      for (const ns of ['/exam', '/invigilator']) this.set({ namespace: ns }, app.io?.of(ns).sockets.size ?? 0);
+      for (const ns of [EXAM_NAMESPACE, INVIGILATOR_NAMESPACE]) this.set({ namespace: ns }, app.io?.of(ns).sockets.size ?? 0);
     },
   });
   new Gauge({

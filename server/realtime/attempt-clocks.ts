@@ -1,7 +1,7 @@
-import type { Namespace } from 'socket.io';
 import type { DbClock } from '../exam/clock.js';
-import type { TimerEvent } from '../protocol.js';
+import { EXAM_EVENTS, type TimerEvent } from '../protocol.js';
 import { attemptRoom } from './rooms.js';
+import type { ExamNamespace } from './socket-server.js';
 
 export interface AttemptClockOptions {
   /** Periodic `timer` sync to each attempt's sockets. @default 30000 */
@@ -17,7 +17,6 @@ interface Entry {
   warnings: NodeJS.Timeout[];
 }
 
-
 /**
  * The server-owned timer, as this node's sockets see it: one entry per attempt with sockets here (not
  * one tick per socket per second). Clients count down locally from `deadlineAt` and `serverNow`; this
@@ -28,7 +27,7 @@ export class AttemptClocks {
   private readonly opts: AttemptClockOptions;
 
   constructor(
-    private readonly nsp: Namespace,
+    private readonly nsp: ExamNamespace,
     private readonly clock: DbClock,
     opts: Partial<AttemptClockOptions> = {},
   ) {
@@ -79,7 +78,7 @@ export class AttemptClocks {
   }
 
   private emit(attemptId: number, deadlineAt: Date, reason: TimerEvent['reason']): void {
-    this.nsp.local.to(attemptRoom(attemptId)).emit('timer', this.timerEvent(attemptId, deadlineAt, reason));
+    this.nsp.local.to(attemptRoom(attemptId)).emit(EXAM_EVENTS.timer, this.timerEvent(attemptId, deadlineAt, reason));
   }
 
   private schedule(attemptId: number, deadlineAt: Date, graceMs: number): void {

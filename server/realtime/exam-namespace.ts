@@ -7,17 +7,15 @@ import {
   EXAM_EVENTS,
   ProctorEventPayload,
   SubmitPayload,
-  type AttemptEndedEvent,
+  type ExamClientToServerEvents as Events,
 } from '../protocol.js';
 import type { ClusterBus } from './cluster-bus.js';
-import { TOPICS } from './notifier.js';
 import type { AttemptClocks } from './attempt-clocks.js';
-import { handle, refuseUnknownEvents } from './handlers.js';
+import { eventHandlers, refuseUnknownEvents } from './handlers.js';
 import type { Presence } from './presence.js';
 import { attemptRoom, examRoom } from './rooms.js';
 import { TokenBucket, type RateLimits } from './rate-limit.js';
 import { socketAuth, type ExamNamespace, type ExamSocket } from './socket-server.js';
-
 
 export interface ExamNamespaceDeps {
   attempts: AttemptService;
@@ -47,17 +45,17 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
       return ctx ? [ctx] : [];
     });
   };
-  deps.bus.on<{ changes: { attemptId: number; deadlineAt: string }[] }>(TOPICS.deadlines, ({ changes }) => {
+  deps.bus.on('deadlines', ({ changes }) => {
     for (const c of changes) {
       const deadlineAt = new Date(c.deadlineAt);
       for (const ctx of localContexts(c.attemptId)) ctx.deadlineAt = deadlineAt;
       clocks.update(c.attemptId, deadlineAt);
     }
   });
-  deps.bus.on<AttemptEndedEvent>(TOPICS.ended, (ev) => {
+  deps.bus.on('ended', (ev) => {
     for (const ctx of localContexts(ev.attemptId)) ctx.status = ev.status;
     clocks.drop(ev.attemptId);
-    nsp.local.to(attemptRoom(ev.attemptId)).emit('attempt:ended', ev);
+    nsp.local.to(attemptRoom(ev.attemptId)).emit(EXAM_EVENTS.ended, ev);
   });
 
   nsp.on('connection', (socket: ExamSocket) => {
@@ -86,8 +84,9 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
     };
 
     refuseUnknownEvents(socket, [EXAM_EVENTS.start, EXAM_EVENTS.answer, EXAM_EVENTS.submit, EXAM_EVENTS.proctor]);
+    const on = eventHandlers<Events>(socket, log);
 
-    handle(socket, EXAM_EVENTS.start, AttemptStartPayload, buckets.other, log, async ({ examId }) => {
+    on(EXAM_EVENTS.start, AttemptStartPayload, buckets.other, async ({ examId }) => {
       const { result, context } = await attempts.start(user.id, examId);
       socket.data.attempts.set(context.attemptId, context);
       await socket.join([attemptRoom(context.attemptId), examRoom(examId)]);
@@ -97,22 +96,22 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
         void presence.join(examId, user.id, context.attemptId);
       }
       // After the ack (same tick order on the wire): the client knows the attempt before its clock.
-      setImmediate(() => socket.emit('timer', clocks.timerEvent(context.attemptId, context.deadlineAt, 'start')));
+      setImmediate(() => socket.emit(EXAM_EVENTS.timer, clocks.timerEvent(context.attemptId, context.deadlineAt, 'start')));
       return result;
     });
 
-    handle(socket, EXAM_EVENTS.answer, AnswerPayload, buckets.answers, log, async (payload) =>
+    on(EXAM_EVENTS.answer, AnswerPayload, buckets.answers, async (payload) =>
       attempts.answer(await owned(payload.attemptId), payload),
     );
 
-    handle(socket, EXAM_EVENTS.submit, SubmitPayload, buckets.other, log, async ({ attemptId }) => {
+    on(EXAM_EVENTS.submit, SubmitPayload, buckets.other, async ({ attemptId }) => {
       const ctx = await owned(attemptId);
       const { result } = await attempts.end(attemptId, 'submit', { studentId: user.id });
       ctx.status = result.attempt.status;
       return result;
     });
 
-    handle(socket, EXAM_EVENTS.proctor, ProctorEventPayload, buckets.proctor, log, async (payload) => {
+    on(EXAM_EVENTS.proctor, ProctorEventPayload, buckets.proctor, async (payload) => {
       await attempts.proctorEvent(await owned(payload.attemptId), payload);
       return {};
     });

@@ -4,13 +4,11 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
-import { authUserFromClaims, bearerToken } from '../auth/guard.js';
-import { AppError } from '../errors.js';
+import { authenticate, bearerToken } from '../auth/guard.js';
 import type { InvigilationService } from '../exam/invigilation.js';
-import { IdParams } from '../protocol.js';
-import type { InvigilatorDelivery } from './notifier.js';
+import { IdParams, type InvigilatorDelivery } from '../protocol.js';
 import type { Presence } from './presence.js';
-import { rosterWithPresence } from './invigilator-namespace.js';
+import { INVIGILATOR_ROLES, rosterWithPresence } from './invigilator-namespace.js';
 
 const SOCKET_IO_PATH = '/socket.io/';
 
@@ -145,10 +143,7 @@ export async function registerFeedRoute(
       websocket: true,
       schema: { params: IdParams },
       preHandler: async (request) => {
-        const token = feedToken(request);
-        if (!token) throw new AppError('UNAUTHORIZED', 'Missing bearer token');
-        const user = authUserFromClaims(app.tokens.verify(token));
-        if (user.role !== 'invigilator' && user.role !== 'admin') throw new AppError('FORBIDDEN', 'This needs the role invigilator or admin');
+        const user = authenticate(app.tokens, feedToken(request), INVIGILATOR_ROLES);
         await deps.invigilation.authorizeExam(user, (request.params as { id: number }).id);
         request.user = user;
       },

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Socket } from 'socket.io';
 import type { TSchema, Static } from 'typebox';
 import { AppError } from '../errors.js';
-import { compileValidator, type Ack } from '../protocol.js';
+import { compileValidator, type Ack, type AckData } from '../protocol.js';
 import type { TokenBucket } from './rate-limit.js';
 
 /** Any of our sockets, as far as listening goes (namespaces validate their payloads themselves). */
@@ -17,10 +17,20 @@ export function errorAck(err: unknown, log: FastifyBaseLogger, event: string): A
 }
 
 /**
- * Registers one event the house way: rate limit, validate the payload with its schema, call the
- * domain, ack `{ok: true, ...result}` or `{ok: false, error}`. A bad payload never closes the socket.
+ * Registers one event of the namespace whose client-to-server map is `Events` the house way: rate
+ * limit, validate the payload with its schema, call the domain, ack `{ok: true, ...result}` (the result
+ * typed by the event's ack in the protocol) or `{ok: false, error}`. A bad payload never closes the socket.
  */
-export function handle<S extends TSchema, R extends object>(
+export function eventHandlers<Events>(socket: ListeningSocket, log: FastifyBaseLogger) {
+  return <E extends keyof Events & string, S extends TSchema>(
+    event: E,
+    schema: S,
+    bucket: TokenBucket,
+    fn: (payload: Static<S>) => Promise<AckData<Events[E]>>,
+  ): void => handle(socket, event, schema, bucket, log, fn);
+}
+
+function handle<S extends TSchema, R extends object>(
   socket: ListeningSocket,
   event: string,
   schema: S,

@@ -1,8 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Namespace, Socket } from 'socket.io';
-import type { DefaultEventsMap } from 'socket.io';
-import type { AuthUser } from '../auth/guard.js';
 import type { TokenService } from '../auth/tokens.js';
+import type { Role } from '../../entities/user.js';
 import type { InvigilationService } from '../exam/invigilation.js';
 import {
   AttemptExtendPayload,
@@ -13,22 +11,19 @@ import {
   ExamExtendPayload,
   ExamWatchPayload,
   INVIGILATOR_EVENTS,
-  type InvigilatorServerToClientEvents,
+  type InvigilatorClientToServerEvents as Events,
+  type InvigilatorDelivery,
   type RosterRow,
 } from '../protocol.js';
 import type { ClusterBus } from './cluster-bus.js';
-import { handle, refuseUnknownEvents } from './handlers.js';
-import { TOPICS, type InvigilatorDelivery } from './notifier.js';
+import { eventHandlers, refuseUnknownEvents } from './handlers.js';
 import type { Presence } from './presence.js';
 import { TokenBucket, type RateLimits } from './rate-limit.js';
 import { examRoom } from './rooms.js';
-import { socketAuth } from './socket-server.js';
+import { socketAuth, type InvigilatorNamespace, type InvigilatorSocket } from './socket-server.js';
 
-interface InvigilatorSocketData {
-  user: AuthUser;
-}
-export type InvigilatorNamespace = Namespace<DefaultEventsMap, InvigilatorServerToClientEvents, DefaultEventsMap, InvigilatorSocketData>;
-type InvigilatorSocket = Socket<DefaultEventsMap, InvigilatorServerToClientEvents, DefaultEventsMap, InvigilatorSocketData>;
+/** Who may connect to `/invigilator` and read the feed (each exam is still checked: assigned, or admin). */
+export const INVIGILATOR_ROLES: readonly Role[] = ['invigilator', 'admin'];
 
 export interface InvigilatorNamespaceDeps {
   invigilation: InvigilationService;
@@ -56,15 +51,26 @@ export async function rosterWithPresence(deps: Pick<InvigilatorNamespaceDeps, 'i
  */
 export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: InvigilatorNamespaceDeps): void {
   const { invigilation, limits, log } = deps;
-  nsp.use(socketAuth(deps.tokens, ['invigilator', 'admin']));
+  nsp.use(socketAuth(deps.tokens, INVIGILATOR_ROLES));
 
-  deps.bus.on<InvigilatorDelivery>(TOPICS.invigilators, (d) => {
-    nsp.local.to(examRoom(d.examId)).emit(d.event as 'roster:update', d.payload as never);
+  deps.bus.on('invigilators', (d) => {
+    const room = nsp.local.to(examRoom(d.examId));
+    switch (d.event) {
+      case INVIGILATOR_EVENTS.rosterUpdate:
+        room.emit(d.event, d.payload);
+        break;
+      case INVIGILATOR_EVENTS.proctorEvent:
+        room.emit(d.event, d.payload);
+        break;
+      case INVIGILATOR_EVENTS.ended:
+        room.emit(d.event, d.payload);
+        break;
+    }
     deps.deliverElsewhere(d);
   });
 
   // An invigilator removed from an exam stops receiving it at once, on every node (admins stay).
-  deps.bus.on<{ examId: number; invigilatorIds: number[] }>(TOPICS.invigilatorsChanged, ({ examId, invigilatorIds }) => {
+  deps.bus.on('invigilators-changed', ({ examId, invigilatorIds }) => {
     const assigned = new Set(invigilatorIds);
     for (const id of nsp.adapter.rooms.get(examRoom(examId)) ?? []) {
       const socket = nsp.sockets.get(id);
@@ -79,31 +85,32 @@ export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: In
     const bucket = new TokenBucket(limits.other.perSecond * 2, limits.other.burst * 2);
     const E = INVIGILATOR_EVENTS;
     refuseUnknownEvents(socket, [E.watch, E.extendAttempt, E.extendExam, E.message, E.announce, E.terminate, E.forceSubmit]);
+    const on = eventHandlers<Events>(socket, log);
 
-    handle(socket, E.watch, ExamWatchPayload, bucket, log, async ({ examId }) => {
+    on(E.watch, ExamWatchPayload, bucket, async ({ examId }) => {
       await invigilation.authorizeExam(user, examId);
       // Join before the snapshot: an update racing it arrives after and is at worst a repeat.
       await socket.join(examRoom(examId));
       return { roster: await rosterWithPresence(deps, examId) };
     });
-    handle(socket, E.extendAttempt, AttemptExtendPayload, bucket, log, async ({ attemptId, seconds }) =>
+    on(E.extendAttempt, AttemptExtendPayload, bucket, async ({ attemptId, seconds }) =>
       invigilation.extendAttempt(user, attemptId, seconds),
     );
-    handle(socket, E.extendExam, ExamExtendPayload, bucket, log, async ({ examId, seconds }) =>
+    on(E.extendExam, ExamExtendPayload, bucket, async ({ examId, seconds }) =>
       invigilation.extendExam(user, examId, seconds),
     );
-    handle(socket, E.message, AttemptMessagePayload, bucket, log, async ({ attemptId, text }) => {
+    on(E.message, AttemptMessagePayload, bucket, async ({ attemptId, text }) => {
       await invigilation.message(user, attemptId, text);
       return {};
     });
-    handle(socket, E.announce, ExamAnnouncePayload, bucket, log, async ({ examId, text }) => {
+    on(E.announce, ExamAnnouncePayload, bucket, async ({ examId, text }) => {
       await invigilation.announce(user, examId, text);
       return {};
     });
-    handle(socket, E.terminate, AttemptTerminatePayload, bucket, log, async ({ attemptId, reason }) =>
+    on(E.terminate, AttemptTerminatePayload, bucket, async ({ attemptId, reason }) =>
       invigilation.terminate(user, attemptId, reason),
     );
-    handle(socket, E.forceSubmit, AttemptForceSubmitPayload, bucket, log, async ({ attemptId }) =>
+    on(E.forceSubmit, AttemptForceSubmitPayload, bucket, async ({ attemptId }) =>
       invigilation.forceSubmit(user, attemptId),
     );
   });

@@ -1,12 +1,19 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Namespace, type Socket } from 'socket.io';
-import type { DefaultEventsMap } from 'socket.io';
-import type { AuthUser } from '../auth/guard.js';
-import { authUserFromClaims } from '../auth/guard.js';
+import { authenticate, type AuthUser } from '../auth/guard.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Role } from '../../entities/user.js';
+import { AppError } from '../errors.js';
 import type { AttemptContext } from '../exam/attempts.js';
-import type { ExamServerToClientEvents } from '../protocol.js';
+import {
+  EXAM_NAMESPACE,
+  INVIGILATOR_NAMESPACE,
+  type ExamClientToServerEvents,
+  type ExamServerToClientEvents,
+  type InvigilatorClientToServerEvents,
+  type InvigilatorServerToClientEvents,
+} from '../protocol.js';
+import type { BusServerSideEvents } from './cluster-bus.js';
 import { isOriginAllowed } from './origin.js';
 import type { TokenBucket } from './rate-limit.js';
 
@@ -20,16 +27,45 @@ export interface ExamSocketData {
   buckets: { answers: TokenBucket; proctor: TokenBucket; other: TokenBucket };
 }
 
-// Incoming events are typed by their schemas (validated in the handlers), outgoing ones here.
-export type ExamNamespace = Namespace<DefaultEventsMap, ExamServerToClientEvents, DefaultEventsMap, ExamSocketData>;
-export type ExamSocket = Socket<DefaultEventsMap, ExamServerToClientEvents, DefaultEventsMap, ExamSocketData>;
+export interface InvigilatorSocketData {
+  user: AuthUser;
+}
+
+/** No server-side events on the two client namespaces (the bus rides on the main one). */
+type NoEvents = Record<string, never>;
+
+export type ExamNamespace = Namespace<ExamClientToServerEvents, ExamServerToClientEvents, NoEvents, ExamSocketData>;
+export type ExamSocket = Socket<ExamClientToServerEvents, ExamServerToClientEvents, NoEvents, ExamSocketData>;
+export type InvigilatorNamespace = Namespace<
+  InvigilatorClientToServerEvents,
+  InvigilatorServerToClientEvents,
+  NoEvents,
+  InvigilatorSocketData
+>;
+export type InvigilatorSocket = Socket<InvigilatorClientToServerEvents, InvigilatorServerToClientEvents, NoEvents, InvigilatorSocketData>;
+/** The main namespace: no clients (refused), only the nodes' bus. */
+export type MainNamespace = Namespace<NoEvents, NoEvents, BusServerSideEvents>;
+
+/**
+ * The Socket.IO server. Its own event maps are left open on purpose: `io.of()` hands every namespace
+ * the server's maps, and ours differ per namespace (the same name, `proctor:event`, carries a student's
+ * signal on `/exam` and an invigilator's notice on `/invigilator`). The accessors below give each
+ * namespace its own maps; nothing is emitted on the server itself.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- open maps, narrowed per namespace below
+export type SocketServer = Server<any, any, any, any>;
+
+/** Each namespace with its own event maps. */
+export const examNamespace = (io: SocketServer): ExamNamespace => io.of(EXAM_NAMESPACE);
+export const invigilatorNamespace = (io: SocketServer): InvigilatorNamespace => io.of(INVIGILATOR_NAMESPACE);
+export const mainNamespace = (io: SocketServer): MainNamespace => io.of('/');
 
 /**
  * Socket.IO on Fastify's HTTP server: WebSocket first, long-polling as fallback, small messages,
  * origin checked before the handshake, and nothing served on the main namespace.
  */
-export function createSocketServer(httpServer: HttpServer, allowedOrigins: readonly string[]): Server {
-  const io = new Server(httpServer, {
+export function createSocketServer(httpServer: HttpServer, allowedOrigins: readonly string[]): SocketServer {
+  const io: SocketServer = new Server(httpServer, {
     transports: ['websocket', 'polling'],
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     allowRequest: (req, callback) => {
@@ -50,19 +86,16 @@ export function createSocketServer(httpServer: HttpServer, allowedOrigins: reado
  * `UNAUTHORIZED` or `FORBIDDEN`.
  */
 export function socketAuth(tokens: TokenService, roles: readonly Role[]) {
-  return (socket: Socket, next: (err?: Error) => void): void => {
-    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+  return (socket: Socket<never, never, never, { user: AuthUser }>, next: (err?: Error) => void): void => {
+    const auth: unknown = socket.handshake.auth;
+    const fromAuth = auth && typeof auth === 'object' && 'token' in auth && typeof auth.token === 'string' ? auth.token : undefined;
     const header = socket.handshake.headers.authorization;
-    const token = typeof auth?.token === 'string' ? auth.token : header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-    if (!token) return next(new Error('UNAUTHORIZED'));
-    let user: AuthUser;
+    const token = fromAuth ?? (header?.startsWith('Bearer ') ? header.slice(7) : undefined);
     try {
-      user = authUserFromClaims(tokens.verify(token));
-    } catch {
-      return next(new Error('UNAUTHORIZED'));
+      socket.data.user = authenticate(tokens, token, roles);
+    } catch (err) {
+      return next(new Error(err instanceof AppError ? err.code : 'UNAUTHORIZED'));
     }
-    if (!roles.includes(user.role)) return next(new Error('FORBIDDEN'));
-    (socket.data as { user: AuthUser }).user = user;
     next();
   };
 }
