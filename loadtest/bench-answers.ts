@@ -32,7 +32,7 @@ interface Row {
 async function startAttempts(app: App, examId: number, studentIds: number[]): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < studentIds.length; i += 50) {
-    const chunk = await Promise.all(studentIds.slice(i, i + 50).map((s) => app.services.attempts.start(s, examId)));
+    const chunk = await Promise.all(studentIds.slice(i, i + 50).map((s) => app.attempts.start(s, examId)));
     ids.push(...chunk.map((c) => c.context.attemptId));
   }
   return ids;
@@ -136,7 +136,7 @@ async function writeThroughput(app: App, attempts: number[], questions: { id: nu
   );
 
   // The production path: concurrent producers into the AnswerWriter, a bounded window in flight.
-  const writer = app.services.answers;
+  const writer = app.answers;
   // A bounded window of answers in flight, refilled as acks arrive (a counter, not Promise.race
   // over the window, which would cost the producer O(window) per answer).
   const drive = async (rows: Row[]) => {
@@ -206,7 +206,7 @@ async function main() {
     // The write phases use 1,000 attempts whatever SOCKETS is; the socket phase the first SOCKETS.
     const { examId, studentIds } = await seedBench(app, Math.max(STUDENTS, 1000), QUESTIONS);
     const attempts = await startAttempts(app, examId, studentIds);
-    const exam = await app.services.questions.get(examId, 1);
+    const exam = await app.questions.get(examId, 1);
     const questions = exam!.view.sections.flatMap((s) => s.questions.map((q) => ({ id: q.id, options: q.options.map((o) => o.id) })));
     console.log(`write throughput (${attempts.length} attempts × ${questions.length} questions):`);
     const throughput = await writeThroughput(app, attempts, questions);

@@ -34,13 +34,13 @@ describe('attempt:start', () => {
     const [s1, s2] = students as [TestUser, TestUser];
     const sock1 = await connectSocket(t.url, '/exam', s1.token);
     const sock2 = await connectSocket(t.url, '/exam', s2.token);
-    const loads = t.app.services.questions.stats.dbLoads;
+    const loads = t.app.questions.stats.dbLoads;
 
     await settle(t.app);
     const cold = await t.app.queries.record(() => ok<AttemptStartResult>(sock1, 'attempt:start', { examId: exam.id }));
     expect(cold.statements.length, show(cold.statements)).toBeGreaterThan(0);
     expect(cold.statements.length, show(cold.statements)).toBeLessThanOrEqual(4);
-    expect(t.app.services.questions.stats.dbLoads).toBe(loads + 1);
+    expect(t.app.questions.stats.dbLoads).toBe(loads + 1);
     expect(questionsOf(cold.result.exam)).toHaveLength(40);
 
     await settle(t.app);
@@ -57,7 +57,7 @@ describe('attempt:start', () => {
     const resume = await t.app.queries.record(() => ok<AttemptStartResult>(sock1, 'attempt:start', { examId: exam.id }));
     expect(resume.statements.length, show(resume.statements)).toBeLessThanOrEqual(2);
     expect(resume.result.answers).toHaveLength(10);
-    expect(t.app.services.questions.stats.dbLoads).toBe(loads + 1);
+    expect(t.app.questions.stats.dbLoads).toBe(loads + 1);
   });
 });
 
@@ -79,7 +79,7 @@ describe('answer batches', () => {
   it.each([1, 50, 400])('a flush of %i answers is exactly one statement, and every answer is stored', async (n) => {
     const attemptId = attemptIds[[1, 50, 400].indexOf(n)]!;
     const questions = questionsOf(exam).slice(0, n);
-    const { answers } = t.app.services;
+    const { answers } = t.app;
     expect(answers.pending).toBe(0);
     await settle(t.app);
     const { result, statements } = await t.app.queries.record(() =>
@@ -110,7 +110,7 @@ describe('submit and results', () => {
   it('submit: nothing buffered = no flush, at most 3 statements beyond BEGIN/COMMIT; with answers buffered, one more', async () => {
     const students = await createUsers(t.app, 2);
     const exam = await createExam(t.app, admin, examBody(10, 2), { enroll: students });
-    const { attempts, answers } = t.app.services;
+    const { attempts, answers } = t.app;
 
     const first = await startAttempt(t.url, students[0]!, exam.id);
     await settle(t.app);
@@ -145,7 +145,7 @@ describe('submit and results', () => {
     const { socket, started } = await startAttempt(t.url, student, exam.id);
     const attemptId = started.attempt.id;
     await Promise.all(
-      questionsOf(started.exam).map((q) => t.app.services.answers.enqueue({ attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1, answeredAt: new Date() })),
+      questionsOf(started.exam).map((q) => t.app.answers.enqueue({ attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1, answeredAt: new Date() })),
     );
     await ok(socket, 'submit', { attemptId });
     await settle(t.app);

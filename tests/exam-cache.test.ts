@@ -32,7 +32,7 @@ describe('question cache', () => {
     const exam = await createExam(a.app, admin, examBody(30, 3), { enroll: students });
     expect(await redis.exists(keyName(exam.id, 1, 'questions'), keyName(exam.id, 1, 'key'))).toBe(0);
     const sockets = await Promise.all(students.map((s) => connectSocket(a.url, '/exam', s.token)));
-    const stats = a.app.services.questions.stats;
+    const stats = a.app.questions.stats;
     const before = { ...stats };
     const starts = await Promise.all(sockets.map((s) => ok<AttemptStartResult>(s, 'attempt:start', { examId: exam.id })));
     expect(stats.dbLoads - before.dbLoads).toBe(1);
@@ -72,7 +72,7 @@ describe('question cache', () => {
     // Wait until node A's write reached Redis.
     for (let i = 0; i < 50 && !(await redis.exists(keyName(exam.id, 1, 'key'))); i++) await new Promise((r) => setTimeout(r, 20));
 
-    const stats = b.app.services.questions.stats;
+    const stats = b.app.questions.stats;
     const before = { ...stats };
     const { result: second, statements } = await b.app.queries.record(() => startAttempt(b.url, students[1]!, exam.id));
     expect(stats.dbLoads - before.dbLoads).toBe(0);
@@ -94,10 +94,10 @@ describe('question cache', () => {
     expect(patched.statusCode).toBe(200);
     expect(patched.json().version).toBe(2);
 
-    const loads = a.app.services.questions.stats.dbLoads;
+    const loads = a.app.questions.stats.dbLoads;
     const second = await startAttempt(a.url, students[1]!, exam.id);
     expect(second.started.exam.title).toBe('Renamed');
-    expect(a.app.services.questions.stats.dbLoads).toBe(loads + 1);
+    expect(a.app.questions.stats.dbLoads).toBe(loads + 1);
     for (let i = 0; i < 50 && !(await redis.exists(keyName(exam.id, 2, 'questions'))); i++) await new Promise((r) => setTimeout(r, 20));
     expect(JSON.parse((await redis.get(keyName(exam.id, 2, 'questions')))!).title).toBe('Renamed');
     expect(JSON.parse((await redis.get(keyName(exam.id, 1, 'questions')))!).title).toBe(exam.title);

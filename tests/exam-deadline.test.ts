@@ -123,7 +123,7 @@ describe('auto-submit at the deadline', () => {
     socket.disconnect();
     const q = questionsOf(started.exam)[0]!;
     await sleep(new Date(started.attempt.deadlineAt).getTime() - Date.now() + 50);
-    const outcome = await a.app.services.answers.enqueue({
+    const outcome = await a.app.answers.enqueue({
       attemptId: started.attempt.id,
       questionId: q.id,
       optionId: q.options[0]!.id,

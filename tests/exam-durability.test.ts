@@ -44,7 +44,7 @@ describe('shutdown', () => {
     const writes = attempts.flatMap((started) =>
       questionsOf(started.exam).map((q, i) => ({ attemptId: started.attempt.id, questionId: q.id, optionId: q.options[i % 3]!.id, seq: 1 })),
     );
-    const outcomes = writes.map((w) => n.app.services.answers.enqueue({ ...w, answeredAt: new Date() }).then(
+    const outcomes = writes.map((w) => n.app.answers.enqueue({ ...w, answeredAt: new Date() }).then(
       (r) => r,
       (e: unknown) => e,
     ));
@@ -57,7 +57,7 @@ describe('shutdown', () => {
     const byKey = new Map(rows.map((r) => [`${r.attempt_id}:${r.question_id}`, r.option_id]));
     for (const w of writes) expect(byKey.get(`${w.attemptId}:${w.questionId}`)).toBe(w.optionId);
     // New work after close is refused, retryably.
-    await expect(n.app.services.answers.enqueue({ ...writes[0]!, seq: 2, answeredAt: new Date() })).rejects.toMatchObject({
+    await expect(n.app.answers.enqueue({ ...writes[0]!, seq: 2, answeredAt: new Date() })).rejects.toMatchObject({
       code: 'UNAVAILABLE',
       extra: { retryAfterMs: expect.any(Number) },
     });

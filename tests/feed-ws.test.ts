@@ -141,7 +141,7 @@ describe('feed: live events', () => {
 
   it('sends the roster first even when live events race the snapshot', async () => {
     // Slow the snapshot down on node B, and make events happen meanwhile.
-    const { invigilation } = b.app.services;
+    const { invigilation } = b.app;
     const original = invigilation.roster.bind(invigilation);
     const spy = vi.spyOn(invigilation, 'roster').mockImplementation(async (id: number) => {
       const rows = await original(id);

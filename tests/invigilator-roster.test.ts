@@ -41,7 +41,7 @@ async function classOf(students: number, questions = 10): Promise<{ exam: ExamAd
 
 async function measuredRoster(node: TestApp, examId: number): Promise<{ roster: RosterRow[]; statements: string[] }> {
   const invigilator = { id: (await sql<{ id: number }>(node.databaseUrl, `select id from users where email = 'invigilator@example.com'`))[0]!.id, role: 'invigilator' as const, name: 'Ivo Invigilator' };
-  const { invigilation } = node.app.services;
+  const { invigilation } = node.app;
   const { result, statements } = await node.app.queries.record(async () => {
     await invigilation.authorizeExam(invigilator, examId);
     return invigilation.roster(examId);
@@ -83,7 +83,7 @@ describe('exam:watch roster', () => {
        select $1, id, 'in_progress', now(), now() + interval '10 minutes' from users where id = any($2::int[])`,
       [large.exam.id, large.students.slice(100, 180).map((s) => s.id)],
     );
-    await a.app.services.audit.flush();
+    await a.app.audit.flush();
     await sleep(50);
 
     const s = await measuredRoster(a, small.exam.id);

@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 /** The node's in-process entries (`examId:version`), read through a cast: the eviction itself, not only its effect. */
 const localKeys = (node: TestApp) =>
-  [...(node.app.services.questions as unknown as { local: Map<string, CachedExam> }).local.keys()];
+  [...(node.app.questions as unknown as { local: Map<string, CachedExam> }).local.keys()];
 
 describe('exam edits', () => {
   it("evict every node's in-process question cache; the next start there serves the new version", async () => {
@@ -36,8 +36,8 @@ describe('exam edits', () => {
     const [{ version }] = (await sql<{ version: number }>(b.databaseUrl, 'select version from exams where id = $1', [examId])) as [{ version: number }];
     expect(localKeys(b)).toContain(`${examId}:${version}`);
 
-    const evictB = vi.spyOn(b.app.services.questions, 'evict');
-    const evictA = vi.spyOn(a.app.services.questions, 'evict');
+    const evictB = vi.spyOn(b.app.questions, 'evict');
+    const evictA = vi.spyOn(a.app.questions, 'evict');
     try {
       const res = await a.app.inject({ method: 'PATCH', url: `/api/exams/${examId}`, headers: bearer(adminToken), payload: { title: 'Demo exam (v2)' } });
       expect(res.statusCode).toBe(200);
@@ -67,8 +67,8 @@ describe('/readyz', () => {
     expect(before.statusCode).toBe(200);
     expect(before.json()).toMatchObject({ status: 'ready', checks: { database: 'ok', redis: 'ok', fanout: 'ok' } });
 
-    b.app.services.fanout!.sub.disconnect();
-    await waitFor('the subscriber to be gone', () => b.app.services.fanout!.sub.status === 'end');
+    b.app.fanout!.sub.disconnect();
+    await waitFor('the subscriber to be gone', () => b.app.fanout!.sub.status === 'end');
     const after = await b.app.inject({ method: 'GET', url: '/readyz' });
     expect(after.statusCode).toBe(503);
     expect(after.json()).toMatchObject({ status: 'unavailable', checks: { database: 'ok', redis: 'ok', fanout: 'down' } });

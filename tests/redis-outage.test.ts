@@ -28,9 +28,9 @@ describe('with Redis gone', () => {
     const exam = await createExam(t.app, admin, examBody(6, 2), { enroll: students });
 
     t.app.redis!.disconnect();
-    t.app.services.fanout!.pub.disconnect();
-    t.app.services.fanout!.sub.disconnect();
-    while (t.app.services.fanout!.sub.status === 'ready') await new Promise((r) => setTimeout(r, 10));
+    t.app.fanout!.pub.disconnect();
+    t.app.fanout!.sub.disconnect();
+    while (t.app.fanout!.sub.status === 'ready') await new Promise((r) => setTimeout(r, 10));
     const ready = await t.app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(503);
     expect(ready.json().checks).toMatchObject({ database: 'ok', redis: 'down', fanout: 'down' });

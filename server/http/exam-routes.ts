@@ -37,7 +37,7 @@ export const examRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch('/api/exams/:id', { onRequest: admin, schema: { params: IdParams, body: PatchExamBody } }, async (request) => {
     const exam = await updateExam(request.em, request.params.id, request.body);
-    app.services.examChanged(exam.id);
+    app.examChanged(exam.id);
     return examAdminView(exam);
   });
 
@@ -57,7 +57,7 @@ export const examRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { onRequest: admin, schema: { params: IdParams, body: InvigilatorsBody } },
     async (request) => {
       const { invigilators, invigilatorIds } = await setInvigilators(request.em, request.params.id, request.body.emails);
-      app.services.invigilatorsChanged(request.params.id, invigilatorIds);
+      app.invigilatorsChanged(request.params.id, invigilatorIds);
       return { invigilators };
     },
   );

@@ -3,6 +3,13 @@ import fp from 'fastify-plugin';
 import { EXAM_NAMESPACE, INVIGILATOR_NAMESPACE } from '../protocol.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This process's Prometheus registry (`GET /metrics`). */
+    metrics: Registry;
+  }
+}
+
 /** The counters of a `pg` pool. */
 interface PgPoolCounts {
   totalCount: number;
@@ -64,7 +71,7 @@ const ops: FastifyPluginAsync = async (app) => {
     help: 'Answers buffered or being written on this node (acks not yet sent)',
     registers: [registry],
     collect() {
-      this.set(app.services?.answers.pending ?? 0);
+      this.set(app.answers.pending);
     },
   });
   new Gauge({
@@ -73,7 +80,7 @@ const ops: FastifyPluginAsync = async (app) => {
     labelNames: ['namespace'] as const,
     registers: [registry],
     collect() {
-      for (const ns of [EXAM_NAMESPACE, INVIGILATOR_NAMESPACE]) this.set({ namespace: ns }, app.io?.of(ns).sockets.size ?? 0);
+      for (const ns of [EXAM_NAMESPACE, INVIGILATOR_NAMESPACE]) this.set({ namespace: ns }, app.io.of(ns).sockets.size);
     },
   });
   new Gauge({
@@ -81,7 +88,7 @@ const ops: FastifyPluginAsync = async (app) => {
     help: 'Plain-WebSocket feed connections on this node',
     registers: [registry],
     collect() {
-      this.set(app.services?.feeds.size ?? 0);
+      this.set(app.feeds.size);
     },
   });
   new Counter({
@@ -90,8 +97,7 @@ const ops: FastifyPluginAsync = async (app) => {
     labelNames: ['source'] as const,
     registers: [registry],
     collect() {
-      const stats = app.services?.questions.stats;
-      if (!stats) return;
+      const stats = app.questions.stats;
       this.reset();
       this.inc({ source: 'local' }, stats.localHits);
       this.inc({ source: 'redis' }, stats.redisHits);
@@ -122,7 +128,7 @@ const ops: FastifyPluginAsync = async (app) => {
       }
     }
     // A subscriber that never came back after a network error: this node would miss other nodes' events.
-    const fanout = app.services?.fanout;
+    const fanout = app.fanout;
     if (fanout) checks.fanout = fanout.healthy() ? 'ok' : 'down';
     const ready = checks.database === 'ok' && checks.redis !== 'down' && checks.fanout !== 'down';
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks });

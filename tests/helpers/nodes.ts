@@ -40,8 +40,8 @@ export async function startTrackedCluster(n: number, opts: Omit<TestAppOptions, 
 export function crashNode(node: TestApp): { connectionsCut: number } {
   const { app } = node;
   app.redis?.disconnect();
-  app.services.fanout?.pub.disconnect();
-  app.services.fanout?.sub.disconnect();
+  app.fanout?.pub.disconnect();
+  app.fanout?.sub.disconnect();
   const sockets = tracked.get(node);
   if (!sockets) throw new Error('crashNode: call trackConnections(node) (or startTrackedCluster) before clients connect');
   const connectionsCut = sockets.size;

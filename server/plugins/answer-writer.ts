@@ -1,0 +1,28 @@
+import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { AnswerWriter } from '../exam/answer-writer.js';
+import { ProctorLog } from '../exam/proctor-log.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Streamed answers, written in batches and acknowledged once durable. */
+    answers: AnswerWriter;
+    /** The audit log (proctoring signals and invigilator actions), written in batches. */
+    audit: ProctorLog;
+  }
+}
+
+/** The two batch writers. On close they drain: every buffered answer and audit entry is written. */
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const answers = new AnswerWriter(app.orm, app.log, config.answers);
+    const audit = new ProctorLog(app.orm, app.log);
+    app.decorate('answers', answers);
+    app.decorate('audit', audit);
+    app.addHook('onClose', async () => {
+      await answers.close();
+      await audit.close();
+    });
+  },
+  { name: 'answer-writer', fastify: '5.x', dependencies: ['database'] },
+);

@@ -1,0 +1,109 @@
+import fp from 'fastify-plugin';
+import { waitReady } from '../cache/redis.js';
+import type { Config } from '../config.js';
+import { DbClock } from '../exam/clock.js';
+import { ProgressTracker } from '../exam/progress.js';
+import { attachRedisAdapter, type RedisFanout } from '../realtime/adapter.js';
+import { AttemptClocks } from '../realtime/attempt-clocks.js';
+import { ClusterBus } from '../realtime/cluster-bus.js';
+import { FeedHub } from '../realtime/feed.js';
+import { SocketNotifier } from '../realtime/notifier.js';
+import { Presence } from '../realtime/presence.js';
+import {
+  createSocketServer,
+  examNamespace,
+  invigilatorNamespace,
+  mainNamespace,
+  type ExamNamespace,
+  type InvigilatorNamespace,
+  type SocketServer,
+} from '../realtime/socket-server.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    io: SocketServer;
+    /** The Redis adapter's clients; null on a single node without Redis. */
+    fanout: RedisFanout | null;
+    /** Server-to-server messages (every node runs each topic's handler for its own sockets). */
+    bus: ClusterBus;
+    /** The database's clock, as this node last measured it (deadlines follow it, not the node's). */
+    clock: DbClock;
+    /** The domain's notifications, delivered to sockets and feeds on every node. */
+    notifier: SocketNotifier;
+    /** Each attempt's timer, for the sockets on this node. */
+    clocks: AttemptClocks;
+    /** Who is connected, across nodes (Redis), with heartbeats so that a dead node's students turn offline. */
+    presence: Presence;
+    /** Progress for the invigilators, throttled per student. */
+    progress: ProgressTracker;
+    /** The plain-WebSocket feeds of this node. */
+    feeds: FeedHub;
+    examNsp: ExamNamespace;
+    invigilatorNsp: InvigilatorNamespace;
+    /** Tells every node that an exam was edited (their in-process question caches drop it). */
+    examChanged(examId: number): void;
+    /** Tells every node who invigilates an exam now (consoles and feeds of the others stop). */
+    invigilatorsChanged(examId: number, invigilatorIds: number[]): void;
+  }
+}
+
+/**
+ * Socket.IO on the HTTP server, fanned out across nodes through Redis when `REDIS_URL` is set, and
+ * what sits on it for every node: the bus, the notifier, timers, presence and progress.
+ */
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    const io = createSocketServer(app.server, config.allowedOrigins);
+    const fanout = config.redisUrl ? attachRedisAdapter(io, config.redisUrl, config.redisKeyPrefix, app.log) : null;
+    const bus = new ClusterBus(mainNamespace(io), fanout !== null, app.log);
+    const examNsp = examNamespace(io);
+    const invigilatorNsp = invigilatorNamespace(io);
+    const clock = new DbClock();
+    const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
+    const notifier: SocketNotifier = new SocketNotifier(examNsp, bus, () => progress);
+    const progress = new ProgressTracker(app.orm, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
+    const presence = new Presence(
+      app.redis,
+      config.redisKeyPrefix,
+      (changes) => {
+        for (const c of changes) {
+          notifier.roster(c.examId, { attemptId: c.attemptId, student: { id: c.studentId }, connected: c.connected });
+        }
+      },
+      app.log,
+      config.presence,
+    );
+    bus.on('exam-changed', ({ examId }) => app.questions.evict(examId));
+
+    app.decorate('io', io);
+    app.decorate('fanout', fanout);
+    app.decorate('bus', bus);
+    app.decorate('clock', clock);
+    app.decorate('notifier', notifier);
+    app.decorate('clocks', clocks);
+    app.decorate('presence', presence);
+    app.decorate('progress', progress);
+    app.decorate('feeds', new FeedHub(app.log));
+    app.decorate('examNsp', examNsp);
+    app.decorate('invigilatorNsp', invigilatorNsp);
+    app.decorate('examChanged', (examId: number) => bus.publish('exam-changed', { examId }));
+    app.decorate('invigilatorsChanged', (examId: number, invigilatorIds: number[]) =>
+      bus.publish('invigilators-changed', { examId, invigilatorIds }),
+    );
+
+    app.addHook('onReady', async () => presence.start());
+    app.addHook('onClose', async () => {
+      await progress.close();
+      clocks.close();
+      await presence.stop();
+      await io.close().catch(() => undefined);
+      await fanout?.close();
+    });
+
+    // Like the cache client, the adapter's pair gets a few seconds to connect before the node says it is ready.
+    if (fanout && (await Promise.all([waitReady(fanout.pub, 5000), waitReady(fanout.sub, 5000)])).includes(false)) {
+      app.log.warn('Redis (fan-out) is not reachable yet: starting anyway, /readyz says so until it is');
+    }
+  },
+  { name: 'realtime', fastify: '5.x', dependencies: ['database', 'redis', 'question-cache'] },
+);

@@ -1,0 +1,16 @@
+import fp from 'fastify-plugin';
+import { authRoutes } from '../http/auth-routes.js';
+import { examRoutes } from '../http/exam-routes.js';
+import { opsRoutes } from '../http/ops-routes.js';
+import { resultRoutes } from '../http/result-routes.js';
+
+/** The HTTP API (validation and the error shape are set on the root, before any route: see app.ts). */
+export default fp(
+  async (app) => {
+    await app.register(opsRoutes);
+    await app.register(authRoutes);
+    await app.register(examRoutes);
+    await app.register(resultRoutes);
+  },
+  { name: 'routes', fastify: '5.x', dependencies: ['database', 'auth', 'exam'] },
+);
