@@ -30,7 +30,7 @@ export type LoginBody = Static<typeof LoginBody>;
 // ---------------------------------------------------------------------------------------------
 // HTTP: authoring
 
-export const OptionInput = Type.Object(
+const OptionInput = Type.Object(
   {
     text: Type.String({ minLength: 1, maxLength: 2000 }),
     isCorrect: Type.Boolean(),
@@ -38,7 +38,7 @@ export const OptionInput = Type.Object(
   { additionalProperties: false },
 );
 
-export const QuestionInput = Type.Object(
+const QuestionInput = Type.Object(
   {
     text: Type.String({ minLength: 1, maxLength: 10000 }),
     points: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
@@ -47,7 +47,7 @@ export const QuestionInput = Type.Object(
   { additionalProperties: false },
 );
 
-export const SectionInput = Type.Object(
+const SectionInput = Type.Object(
   {
     title: Type.String({ minLength: 1, maxLength: 300 }),
     questions: Type.Array(QuestionInput, { minItems: 1, maxItems: 1000 }),
@@ -113,7 +113,7 @@ export const IdParams = Type.Object({ id: Id });
 // ---------------------------------------------------------------------------------------------
 // Validation outside Fastify (socket events): compiled once, errors in the contract's shape.
 
-export interface PayloadValidator<T extends TSchema> {
+interface PayloadValidator<T extends TSchema> {
   /** Returns the payload typed, or throws `VALIDATION` naming the first bad field. */
   parse(value: unknown): Static<T>;
 }
@@ -243,14 +243,13 @@ export type SubmitPayload = Static<typeof SubmitPayload>;
 export type ProctorEventPayload = Static<typeof ProctorEventPayload>;
 export type ProctorEventType = (typeof PROCTOR_EVENT_TYPES)[number];
 
-export const ATTEMPT_STATUSES = ['in_progress', 'submitted', 'expired', 'terminated'] as const;
-export type AttemptStatusWire = (typeof ATTEMPT_STATUSES)[number];
 const AttemptStatus = Type.Union([
   Type.Literal('in_progress'),
   Type.Literal('submitted'),
   Type.Literal('expired'),
   Type.Literal('terminated'),
 ]);
+export type AttemptStatusWire = Static<typeof AttemptStatus>;
 
 /** What a student sees of an exam: no `isCorrect`, no key, ever. */
 export interface StudentExamView {
