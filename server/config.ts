@@ -258,7 +258,7 @@ function readVariables(env: Env): Record<string, unknown> {
 }
 
 /** One schema error as a sentence about the variable. A too-short value (the secret) is never echoed. */
-function describe(error: ValidationError, value: unknown): string {
+function explain(error: ValidationError, value: unknown): string {
   const schema = EnvironmentSchema.properties[error.instancePath.slice(1) as keyof Environment] as {
     minimum?: number;
     maximum?: number;
@@ -286,7 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
   const [error] = Value.Errors(EnvironmentSchema, variables);
   if (error) {
     const name = error.instancePath.slice(1);
-    throw new ConfigError(name, describe(error, variables[name]));
+    throw new ConfigError(name, explain(error, variables[name]));
   }
   const e: Environment = Value.Decode(EnvironmentSchema, variables);
 
