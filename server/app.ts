@@ -60,6 +60,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       },
     },
     requestIdHeader: 'x-request-id',
+    // Behind nginx (deploy/): `request.ip` from X-Forwarded-For, for the proxies TRUST_PROXY names.
+    trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: true,
     // Refused during shutdown by our own hook below, in the contract's error shape.

@@ -2,14 +2,13 @@ import { buildApp, type App } from './app.js';
 import type { Config } from './config.js';
 
 /** Longest a process drains on SIGTERM/SIGINT before it gives up and exits 1. */
-export const DRAIN_TIMEOUT_MS = 20_000;
+const DRAIN_TIMEOUT_MS = 20_000;
 
 /**
  * SIGTERM/SIGINT: stop taking requests and socket events, drain every buffer to the database
- * (`app.close()`), exit 0; exit 1 on an error or after {@link DRAIN_TIMEOUT_MS}. Used by the single
- * process and by each cluster worker.
+ * (`app.close()`), exit 0; exit 1 on an error or after {@link DRAIN_TIMEOUT_MS}.
  */
-export function drainOnSignals(app: App): void {
+function drainOnSignals(app: App): void {
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -33,7 +32,7 @@ export function drainOnSignals(app: App): void {
 }
 
 /** What the start-up log says about the storage of this deployment. */
-export function modeFields(config: Config): { database: string; cache: string } {
+function modeFields(config: Config): { database: string; cache: string } {
   return {
     database: config.databaseUrl
       ? 'PostgreSQL (DATABASE_URL)'
@@ -42,15 +41,15 @@ export function modeFields(config: Config): { database: string; cache: string } 
   };
 }
 
-/** One process: build the app, listen on `PORT`, drain on SIGTERM/SIGINT. */
-export async function serveSingle(config: Config): Promise<void> {
+/** One node: build the app, listen on `PORT`, drain on SIGTERM/SIGINT. */
+export async function serve(config: Config): Promise<void> {
   const app = await buildApp(config);
   if (config.jwtSecretGenerated) {
     app.log.warn(
       'JWT_SECRET is not set: generated a random one for this process (tokens end with it). Set JWT_SECRET for anything beyond a trial.',
     );
   }
-  app.log.info({ ...modeFields(config), workers: 1 }, 'mode');
+  app.log.info(modeFields(config), 'mode');
   drainOnSignals(app);
   await app.listen({ port: config.port, host: config.host });
 }

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../server/config.js';
+import { ConfigError, EnvironmentSchema, loadConfig } from '../server/config.js';
 
 /** The ConfigError thrown by `loadConfig(env)`, or a failure when it does not throw one. */
 function configError(env: Record<string, string>): ConfigError {
@@ -29,7 +31,7 @@ describe('loadConfig', () => {
       jwtSecretGenerated: true,
       jwtTtlSeconds: 28_800,
       logLevel: 'info',
-      workers: 1,
+      trustProxy: false,
       demoPassword: 'demo1234',
       seedStudents: 30,
       // Embedded (no DATABASE_URL): the demo data is loaded on first start.
@@ -56,7 +58,7 @@ describe('loadConfig', () => {
       JWT_SECRET: 'a'.repeat(32),
       JWT_TTL_SECONDS: '3600',
       LOG_LEVEL: 'debug',
-      WORKERS: '4',
+      TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       DEMO_PASSWORD: 'pw',
       SEED_STUDENTS: '7',
     });
@@ -74,7 +76,7 @@ describe('loadConfig', () => {
       jwtSecretGenerated: false,
       jwtTtlSeconds: 3600,
       logLevel: 'debug',
-      workers: 4,
+      trustProxy: ['10.0.0.0/8', '127.0.0.1'],
       demoPassword: 'pw',
       seedStudents: 7,
       // With a real PostgreSQL the demo data is not loaded unless asked for.
@@ -104,12 +106,30 @@ describe('loadConfig', () => {
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'https://ok.example.org,exam.example.org' }],
     ['JWT_SECRET', { JWT_SECRET: 'too-short' }],
     ['JWT_SECRET', { NODE_ENV: 'production' }],
-    ['WORKERS', { WORKERS: '1.5' }],
+    ['PORT', { PORT: '1.5' }],
+    ['SEED_STUDENTS', { SEED_STUDENTS: '0' }],
+    ['PRESENCE_DEAD_AFTER_MS', { PRESENCE_HEARTBEAT_MS: '5000', PRESENCE_DEAD_AFTER_MS: '5000' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'nginx' }],
+    ['TRUST_PROXY', { TRUST_PROXY: '10.0.0.0/33' }],
+    ['TRUST_PROXY', { TRUST_PROXY: '1' }],
     ['SEED_ON_START', { SEED_ON_START: 'maybe' }],
   ])('refuses a bad %s: %j', (variable, env) => {
     const err = configError(env);
     expect(err.variable).toBe(variable);
     expect(err.message).toContain(variable);
+  });
+
+  it('counts empty and blank values as unset, and trims the others', () => {
+    const c = loadConfig({ PORT: '', HOST: '  ', JWT_SECRET: ' ', DATABASE_URL: '', LOG_LEVEL: ' debug ', SEED_STUDENTS: ' 4 ' });
+    expect(c).toMatchObject({ port: 3000, host: '0.0.0.0', jwtSecretGenerated: true, databaseUrl: undefined, logLevel: 'debug', seedStudents: 4 });
+    // Unset, so production still asks for it.
+    expect(configError({ NODE_ENV: 'production', JWT_SECRET: '   ' }).variable).toBe('JWT_SECRET');
+  });
+
+  it('reads TRUST_PROXY as a boolean or proxy addresses and ranges', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'off' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '::1,172.16.0.0/12' }).trustProxy).toEqual(['::1', '172.16.0.0/12']);
   });
 
   it('does not echo a rejected JWT_SECRET into the error message', () => {
@@ -137,5 +157,28 @@ describe('socket rate limits', () => {
       expect(err.variable).toBe('RATE_LIMIT_OTHER');
       expect(err.message).toContain('RATE_LIMIT_OTHER');
     }
+  });
+});
+
+describe('the environment schema', () => {
+  it('is what the README configuration table documents, variable for variable', () => {
+    const readme = readFileSync(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Production notes'));
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual(Object.keys(EnvironmentSchema.properties).sort());
+  });
+});
+
+describe('the entry point', () => {
+  it('stops with exit code 2 and names the variable on a bad value', () => {
+    const tsx = path.join(import.meta.dirname, '..', 'node_modules', '.bin', 'tsx');
+    const run = spawnSync(tsx, ['server/main.ts'], {
+      cwd: path.join(import.meta.dirname, '..'),
+      env: { PATH: process.env.PATH, PORT: '70000' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toContain('Invalid configuration: PORT must be between 0 and 65535, got 70000');
   });
 });
