@@ -27,17 +27,12 @@ export type App = FastifyInstance;
 /** Long enough for an exam of 1,000 questions in one authoring body; socket messages have their own, far smaller, limit. */
 const BODY_LIMIT = 4 * 1024 * 1024;
 
-export interface BuildOptions {
-  /** Fields on every log line of this app (e.g. `{ node: 'a' }`). */
-  logBindings?: Record<string, unknown>;
-}
-
 /**
  * Builds a ready, not yet listening server from its plugins, one per concern, each closed by its own
  * `onClose` (in reverse order: sockets first, the database last). Used by `main.ts`, the tests and the
  * benchmarks alike. `app.close()` releases everything it opened.
  */
-export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<App> {
+export async function buildApp(config: Config): Promise<App> {
   // Request ids unique across nodes (an `x-request-id` header still wins).
   const node = randomBytes(3).toString('hex');
   let requests = 0;
@@ -45,7 +40,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     genReqId: () => `${node}-${(++requests).toString(36)}`,
     logger: {
       level: config.logLevel,
-      base: { pid: process.pid, hostname: hostname(), ...opts.logBindings },
+      base: { pid: process.pid, hostname: hostname() },
       serializers: {
         // The WebSocket feed accepts `?token=`: never let it reach a log line.
         req: (req) => ({
