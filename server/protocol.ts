@@ -13,14 +13,31 @@ import { AppError } from './errors.js';
 /** Ids are positive integers on the wire (in a URL path, written as digits). */
 export const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 const IsoDateTime = Type.String({ format: 'date-time' });
-const Email = Type.String({ format: 'email', maxLength: 254 });
+/**
+ * Text PostgreSQL can store: no NUL character (text and jsonb refuse it) and no unpaired UTF-16
+ * surrogate (not valid Unicode; jsonb refuses it). Every string a client sends that may reach the
+ * database is checked against it at the edge, so such a string is a VALIDATION error, never a failed
+ * write. (Schemas compile regular expressions with the `u` flag: a surrogate pair is one character.)
+ */
+export const STORABLE_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
+const StorableText = (opts: { minLength?: number; maxLength?: number; format?: string } = {}) =>
+  Type.String({ ...opts, pattern: STORABLE_TEXT_PATTERN });
+
+/** Rewrites a schema error about {@link STORABLE_TEXT_PATTERN} into words a person can act on. */
+export function describeSchemaError(message: string): string {
+  return message.includes(STORABLE_TEXT_PATTERN)
+    ? 'must not contain NUL characters or unpaired surrogates (text that cannot be stored)'
+    : message;
+}
+
+const Email = StorableText({ format: 'email', maxLength: 254 });
 
 // ---------------------------------------------------------------------------------------------
 // HTTP: auth
 
 export const LoginBody = Type.Object(
   {
-    email: Type.String({ minLength: 3, maxLength: 254 }),
+    email: StorableText({ minLength: 3, maxLength: 254 }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
   },
   { additionalProperties: false },
@@ -32,7 +49,7 @@ export type LoginBody = Static<typeof LoginBody>;
 
 const OptionInput = Type.Object(
   {
-    text: Type.String({ minLength: 1, maxLength: 2000 }),
+    text: StorableText({ minLength: 1, maxLength: 2000 }),
     isCorrect: Type.Boolean(),
   },
   { additionalProperties: false },
@@ -40,7 +57,7 @@ const OptionInput = Type.Object(
 
 const QuestionInput = Type.Object(
   {
-    text: Type.String({ minLength: 1, maxLength: 10000 }),
+    text: StorableText({ minLength: 1, maxLength: 10000 }),
     points: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     options: Type.Array(OptionInput, { minItems: 2, maxItems: 26 }),
   },
@@ -49,14 +66,14 @@ const QuestionInput = Type.Object(
 
 const SectionInput = Type.Object(
   {
-    title: Type.String({ minLength: 1, maxLength: 300 }),
+    title: StorableText({ minLength: 1, maxLength: 300 }),
     questions: Type.Array(QuestionInput, { minItems: 1, maxItems: 1000 }),
   },
   { additionalProperties: false },
 );
 
 const examFields = {
-  title: Type.String({ minLength: 1, maxLength: 300 }),
+  title: StorableText({ minLength: 1, maxLength: 300 }),
   durationSeconds: Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 }),
   gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
   opensAt: Type.Optional(Type.Union([IsoDateTime, Type.Null()])),
@@ -126,7 +143,7 @@ export function compileValidator<T extends TSchema>(schema: T): PayloadValidator
       const details = validator
         .Errors(value)
         .slice(0, 5)
-        .map((e) => ({ path: e.instancePath || '/', message: e.message }));
+        .map((e) => ({ path: e.instancePath || '/', message: describeSchemaError(e.message) }));
       const first = details[0];
       throw new AppError(
         'VALIDATION',
@@ -207,30 +224,29 @@ export const AnswerPayload = Type.Object(
   { additionalProperties: false },
 );
 export const SubmitPayload = Type.Object({ attemptId: Id }, { additionalProperties: false });
-export const PROCTOR_EVENT_TYPES = [
-  'focus_lost',
-  'focus_gained',
-  'visibility_hidden',
-  'visibility_visible',
-  'fullscreen_exit',
-  'fullscreen_enter',
-  'paste',
-  'copy',
-  'context_menu',
-  'devtools_open',
-  'network_offline',
-  'network_online',
-] as const;
 export const ProctorEventPayload = Type.Object(
   {
     attemptId: Id,
-    type: Type.Union(PROCTOR_EVENT_TYPES.map((t) => Type.Literal(t))),
+    type: Type.Union([
+      Type.Literal('focus_lost'),
+      Type.Literal('focus_gained'),
+      Type.Literal('visibility_hidden'),
+      Type.Literal('visibility_visible'),
+      Type.Literal('fullscreen_exit'),
+      Type.Literal('fullscreen_enter'),
+      Type.Literal('paste'),
+      Type.Literal('copy'),
+      Type.Literal('context_menu'),
+      Type.Literal('devtools_open'),
+      Type.Literal('network_offline'),
+      Type.Literal('network_online'),
+    ]),
     /** Free-form context from the browser, kept small. */
     detail: Type.Optional(
       // Key lengths need `propertyNames`: TypeBox turns a Record's key schema into the pattern "^.*$" and drops its maxLength.
-      Type.Record(Type.String(), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+      Type.Record(Type.String(), Type.Union([StorableText({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
         maxProperties: 10,
-        propertyNames: { maxLength: 64 },
+        propertyNames: { maxLength: 64, pattern: STORABLE_TEXT_PATTERN },
       }),
     ),
   },
@@ -241,7 +257,9 @@ export type AttemptStartPayload = Static<typeof AttemptStartPayload>;
 export type AnswerPayload = Static<typeof AnswerPayload>;
 export type SubmitPayload = Static<typeof SubmitPayload>;
 export type ProctorEventPayload = Static<typeof ProctorEventPayload>;
-export type ProctorEventType = (typeof PROCTOR_EVENT_TYPES)[number];
+export type ProctorEventType = ProctorEventPayload['type'];
+/** Every proctoring signal a client may send (the schema's list). */
+export const PROCTOR_EVENT_TYPES: readonly ProctorEventType[] = ProctorEventPayload.properties.type.anyOf.map((t) => t.const);
 
 const AttemptStatus = Type.Union([
   Type.Literal('in_progress'),
@@ -316,7 +334,7 @@ export interface ExamServerToClientEvents {
 // ---------------------------------------------------------------------------------------------
 // Socket.IO: `/invigilator` namespace (invigilators assigned to the exam, and admins)
 
-const Text = Type.String({ minLength: 1, maxLength: 2000 });
+const Text = StorableText({ minLength: 1, maxLength: 2000 });
 /** Extensions are positive: an invigilator gives time, never takes it. Up to a day at once. */
 const ExtendSeconds = Type.Integer({ minimum: 1, maximum: 86400 });
 
@@ -326,7 +344,7 @@ export const ExamExtendPayload = Type.Object({ examId: Id, seconds: ExtendSecond
 export const AttemptMessagePayload = Type.Object({ attemptId: Id, text: Text }, { additionalProperties: false });
 export const ExamAnnouncePayload = Type.Object({ examId: Id, text: Text }, { additionalProperties: false });
 export const AttemptTerminatePayload = Type.Object(
-  { attemptId: Id, reason: Type.String({ minLength: 1, maxLength: 500 }) },
+  { attemptId: Id, reason: StorableText({ minLength: 1, maxLength: 500 }) },
   { additionalProperties: false },
 );
 export const AttemptForceSubmitPayload = Type.Object({ attemptId: Id }, { additionalProperties: false });

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { isDatabaseUnavailable, DATABASE_RETRY_AFTER_MS } from '../db/unavailable.js';
 import { AppError, httpStatusFor, type ErrorBody } from '../errors.js';
+import { describeSchemaError } from '../protocol.js';
 
 interface AjvError {
   instancePath: string;
@@ -22,7 +24,7 @@ function toErrorBody(error: FastifyError | AppError | Error): { status: number; 
   if (fe.validation) {
     const details = (fe.validation as AjvError[]).slice(0, 10).map((e) => ({
       path: fieldPath(e),
-      message: e.params?.additionalProperty ? 'is not an accepted field' : (e.message ?? 'is invalid'),
+      message: e.params?.additionalProperty ? 'is not an accepted field' : describeSchemaError(e.message ?? 'is invalid'),
     }));
     const first = details[0];
     const where = fe.validationContext ?? 'body';
@@ -54,6 +56,12 @@ function toErrorBody(error: FastifyError | AppError | Error): { status: number; 
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, body: { code: 'VALIDATION', message: fe.message } };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      body: { code: 'UNAVAILABLE', message: 'The database is unreachable; try again shortly', retryAfterMs: DATABASE_RETRY_AFTER_MS },
+    };
   }
   return { status: 500, body: { code: 'INTERNAL', message: 'Internal server error' } };
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Socket } from 'socket.io';
 import type { TSchema, Static } from 'typebox';
+import { DATABASE_RETRY_AFTER_MS, isDatabaseUnavailable } from '../db/unavailable.js';
 import { AppError } from '../errors.js';
 import { compileValidator, type Ack, type AckData } from '../protocol.js';
 import type { TokenBucket } from './rate-limit.js';
@@ -12,6 +13,13 @@ type AckFn = (res: Ack<object>) => void;
 /** The error part of an ack, for any thrown value (unknown errors are logged, never leaked). */
 export function errorAck(err: unknown, log: FastifyBaseLogger, event: string): Ack<never> {
   if (err instanceof AppError) return { ok: false, error: err.toBody() };
+  if (isDatabaseUnavailable(err)) {
+    log.warn({ err, event }, 'socket handler: database unreachable');
+    return {
+      ok: false,
+      error: { code: 'UNAVAILABLE', message: 'The database is unreachable; try again shortly', retryAfterMs: DATABASE_RETRY_AFTER_MS },
+    };
+  }
   log.error({ err, event }, 'socket handler failed');
   return { ok: false, error: { code: 'INTERNAL', message: 'Internal server error' } };
 }

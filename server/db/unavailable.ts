@@ -1,0 +1,40 @@
+import { ConnectionException } from '@mikro-orm/core';
+
+/** Socket-level failures and PostgreSQL's "connection exception" / "operator intervention" states. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '53300', // too many connections
+  '57P01', // admin shutdown
+  '57P02', // crash shutdown
+  '57P03', // cannot connect now (starting up, shutting down)
+]);
+const CONNECTION_MESSAGES = /connection terminated|timeout exceeded when trying to connect|connection is closed|not queryable|cannot use a pool after calling end/i;
+
+/**
+ * True when `err` says the database could not be reached (down, restarting, out of connections),
+ * as opposed to a query that failed on its own: the first is a retryable `UNAVAILABLE` for the
+ * client, the second a bug (`INTERNAL`). Looks through `cause` chains, where drivers nest the reason.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ConnectionException) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true;
+  }
+  return false;
+}
+
+/** How long a client should wait before retrying while the database is unreachable. */
+export const DATABASE_RETRY_AFTER_MS = 2000;

@@ -1,0 +1,68 @@
+/**
+ * A database outage is a retryable refusal, not a bug: while PostgreSQL is unreachable, HTTP routes
+ * answer 503 UNAVAILABLE and socket requests (attempt:start, submit, invigilator actions) ack
+ * UNAVAILABLE, each with `retryAfterMs`; the connection survives, and once the database is back the
+ * same requests succeed.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { AttemptStartResult } from '../server/protocol.js';
+import { bearer, createTestApp, loginAs, seed, type TestApp } from './helpers/app.js';
+import { createTestDatabase } from './helpers/db.js';
+import { connectSocket, ok, request } from './helpers/sockets.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+
+let t: TestApp;
+let proxy: TcpProxy;
+let examId: number;
+let studentToken: string;
+let invigilatorToken: string;
+
+beforeAll(async () => {
+  const { url } = await createTestDatabase();
+  const target = new URL(url);
+  proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+  const viaProxy = new URL(url);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(proxy.port);
+  t = await createTestApp({ databaseUrl: viaProxy.toString(), env: { DB_POOL_MIN: '0', DB_POOL_MAX: '3' } });
+  await t.listen();
+  examId = (await seed(t.app, 2)).examId;
+  studentToken = await loginAs(t.app, 'student1@example.com');
+  invigilatorToken = await loginAs(t.app, 'invigilator@example.com');
+});
+
+describe('with the database unreachable', () => {
+  it('HTTP and socket requests are refused UNAVAILABLE with retryAfterMs, and served again once it is back', async () => {
+    const student = await connectSocket(t.url, '/exam', studentToken);
+    const invigilator = await connectSocket(t.url, '/invigilator', invigilatorToken);
+    const started = await ok<AttemptStartResult>(student, 'attempt:start', { examId });
+    const attemptId = started.attempt.id;
+
+    await proxy.down();
+    try {
+      const list = await t.app.inject({ method: 'GET', url: '/api/exams', headers: bearer(studentToken) });
+      expect(list.statusCode).toBe(503);
+      expect(list.json()).toMatchObject({ error: { code: 'UNAVAILABLE', retryAfterMs: expect.any(Number) } });
+      expect(list.headers['retry-after']).toBeDefined();
+
+      // A fresh socket: nothing of the attempt is cached on it, so the start must go to the database.
+      const fresh = await connectSocket(t.url, '/exam', studentToken);
+      for (const [socket, event, payload] of [
+        [fresh, 'attempt:start', { examId }],
+        [student, 'submit', { attemptId }],
+        [invigilator, 'attempt:extend', { attemptId, seconds: 60 }],
+      ] as const) {
+        const res = await request(socket, event, payload, 15_000);
+        expect(res, event).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', retryAfterMs: expect.any(Number) } });
+      }
+      expect(student.connected && fresh.connected && invigilator.connected).toBe(true);
+    } finally {
+      await proxy.up();
+    }
+
+    const again = await t.app.inject({ method: 'GET', url: '/api/exams', headers: bearer(studentToken) });
+    expect(again.statusCode).toBe(200);
+    const submitted = await ok<{ attempt: { status: string } }>(student, 'submit', { attemptId });
+    expect(submitted.attempt.status).toBe('submitted');
+  });
+});

@@ -1,0 +1,56 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterFile } from './db.js';
+
+/**
+ * A TCP relay on 127.0.0.1 in front of a real service (PostgreSQL, Redis), to take that service away
+ * from one app and give it back: `down()` cuts every relayed connection and refuses new ones (the
+ * app sees ECONNRESET, then ECONNREFUSED), `up()` listens again on the same port. Closed after the file.
+ */
+export interface TcpProxy {
+  port: number;
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
+
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const open = new Set<Socket>();
+  let server: Server | null = null;
+  let port = 0;
+  const listen = async () => {
+    const s = createServer((client) => {
+      const upstream = connect(targetPort, targetHost);
+      open.add(client).add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        open.delete(client);
+        open.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => s.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+    port = (s.address() as AddressInfo).port;
+    server = s;
+  };
+  const proxy: TcpProxy = {
+    get port() {
+      return port;
+    },
+    async down() {
+      const s = server;
+      server = null;
+      for (const socket of open) socket.destroy();
+      open.clear();
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+    async up() {
+      if (!server) await listen();
+    },
+  };
+  await listen();
+  afterFile(() => proxy.down());
+  return proxy;
+}
