@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AttemptStartResult } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
 import { TEST_JWT_SECRET } from './helpers/app.js';
 import { deleteKeysWithPrefix } from '../server/cache/redis.js';
 import { TEST_REDIS_URL, afterFile, createTestDatabase } from './helpers/db.js';
-import { connectSocket, ok, type ClientSocket } from './helpers/sockets.js';
+import { connectSocket, ok, type StudentSocket } from './helpers/sockets.js';
 
 /**
  * Cluster mode end to end: the real server (`node --import tsx server/main.ts`) as a child process with
@@ -171,15 +171,15 @@ describe('cluster mode (WORKERS=2)', () => {
   });
 
   it('serves Socket.IO over WebSocket and over long-polling only (sticky sessions)', async () => {
-    const sockets: { socket: ClientSocket; transport: 'websocket' | 'polling' }[] = [];
+    const sockets: { socket: StudentSocket; transport: 'websocket' | 'polling' }[] = [];
     for (let i = 0; i < STUDENTS; i++) {
       const transport = i % 2 === 0 ? 'websocket' : 'polling';
-      const socket = await within(`connecting student ${i + 1} over ${transport}`, connectSocket(url, '/exam', tokens[i], { transports: [transport] }));
+      const socket = await within(`connecting student ${i + 1} over ${transport}`, connectSocket(url, EXAM_NAMESPACE, tokens[i], { transports: [transport] }));
       sockets.push({ socket, transport });
     }
     for (const { socket, transport } of sockets) expect(socket.io.engine.transport.name).toBe(transport);
 
-    const starts = await Promise.all(sockets.map(({ socket }) => ok<AttemptStartResult>(socket, 'attempt:start', { examId })));
+    const starts = await Promise.all(sockets.map(({ socket }) => ok(socket, EXAM_EVENTS.start, { examId })));
     for (const start of starts) {
       expect(start.attempt).toMatchObject({ id: expect.any(Number), status: 'in_progress' });
       expect(start.exam.sections.length).toBeGreaterThan(0);
@@ -190,7 +190,7 @@ describe('cluster mode (WORKERS=2)', () => {
     for (const [i, { socket }] of sockets.entries()) {
       const question = starts[i]!.exam.sections[0]!.questions[0]!;
       for (let seq = 1; seq <= 3; seq++) {
-        const ack = await ok<{ seq: number }>(socket, 'answer', {
+        const ack = await ok(socket, EXAM_EVENTS.answer, {
           attemptId: starts[i]!.attempt.id,
           questionId: question.id,
           optionId: question.options[seq % question.options.length]!.id,
@@ -198,7 +198,7 @@ describe('cluster mode (WORKERS=2)', () => {
         });
         expect(ack.seq).toBe(seq);
       }
-      const again = await ok<AttemptStartResult>(socket, 'attempt:start', { examId });
+      const again = await ok(socket, EXAM_EVENTS.start, { examId });
       expect(again.attempt.id).toBe(starts[i]!.attempt.id);
       expect(again.answers).toEqual([expect.objectContaining({ questionId: question.id, seq: 3 })]);
     }
@@ -213,8 +213,8 @@ describe('cluster mode (WORKERS=2)', () => {
 
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     expect(await login('student1@example.com')).toBeTypeOf('string');
-    const polling = await within('connecting over polling', connectSocket(url, '/exam', tokens[1], { transports: ['polling'] }));
-    expect((await ok<AttemptStartResult>(polling, 'attempt:start', { examId })).attempt.status).toBe('in_progress');
+    const polling = await within('connecting over polling', connectSocket(url, EXAM_NAMESPACE, tokens[1], { transports: ['polling'] }));
+    expect((await ok(polling, EXAM_EVENTS.start, { examId })).attempt.status).toBe('in_progress');
   }, 40_000);
 
   it('drains and exits 0 on SIGTERM', async () => {
