@@ -5,7 +5,21 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, AttemptStartResult } from '../server/protocol.js';
+import {
+  EXAM_EVENTS,
+  EXAM_NAMESPACE,
+  type Ack,
+  type AttemptStartResult,
+  type ExamClientToServerEvents,
+  type ExamServerToClientEvents,
+} from '../server/protocol.js';
+
+/**
+ * A student's socket, typed by the `/exam` event maps. Requests go out as `timeout(ms).emit(event,
+ * payload, callback)`: socket.io types that callback's ack from the map (its `emitWithAck` after
+ * `timeout()` returns `any`).
+ */
+type StudentSocket = Socket<ExamServerToClientEvents, ExamClientToServerEvents>;
 
 interface Job {
   url: string;
@@ -15,17 +29,19 @@ interface Job {
   seconds: number;
 }
 
-async function connectAll(job: Job): Promise<{ socket: Socket; start: AttemptStartResult }[]> {
-  const out: { socket: Socket; start: AttemptStartResult }[] = [];
+async function connectAll(job: Job): Promise<{ socket: StudentSocket; start: AttemptStartResult }[]> {
+  const out: { socket: StudentSocket; start: AttemptStartResult }[] = [];
   for (let i = 0; i < job.tokens.length; i += 100) {
     const batch = await Promise.all(
       job.tokens.slice(i, i + 100).map(async (token) => {
-        const socket = io(`${job.url}/exam`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+        const socket: StudentSocket = io(job.url + EXAM_NAMESPACE, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
         await new Promise<void>((resolve, reject) => {
           socket.once('connect', () => resolve());
           socket.once('connect_error', reject);
         });
-        const res = (await socket.timeout(30_000).emitWithAck('attempt:start', { examId: job.examId })) as Ack<AttemptStartResult>;
+        const res = await new Promise<Ack<AttemptStartResult>>((resolve, reject) =>
+          socket.timeout(30_000).emit(EXAM_EVENTS.start, { examId: job.examId }, (err, ack) => (err ? reject(err) : resolve(ack))),
+        );
         if (!res.ok) throw new Error(`attempt:start refused: ${res.error.code}`);
         return { socket, start: res };
       }),
@@ -58,13 +74,12 @@ async function run(job: Job) {
             n++;
             sent++;
             const t0 = performance.now();
-            const p = (
-              socket.timeout(10_000).emitWithAck('answer', {
-                attemptId: start.attempt.id,
-                questionId: q.id,
-                optionId: q.options[n % q.options.length]!.id,
-                seq: n,
-              }) as Promise<Ack<{ seq: number }>>
+            const p = new Promise<Ack<{ seq: number }>>((resolve, reject) =>
+              socket.timeout(10_000).emit(
+                EXAM_EVENTS.answer,
+                { attemptId: start.attempt.id, questionId: q.id, optionId: q.options[n % q.options.length]!.id, seq: n },
+                (err, ack) => (err ? reject(err) : resolve(ack)),
+              ),
             ).then(
               (res) => {
                 if (res.ok) latencies.push(performance.now() - t0);

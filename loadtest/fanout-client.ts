@@ -4,25 +4,59 @@
  */
 import { performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, AttemptStartResult, RosterUpdate } from '../server/protocol.js';
+import {
+  EXAM_EVENTS,
+  EXAM_NAMESPACE,
+  INVIGILATOR_EVENTS,
+  INVIGILATOR_NAMESPACE,
+  type Ack,
+  type AttemptStartResult,
+  type ExamClientToServerEvents,
+  type ExamServerToClientEvents,
+  type InvigilatorClientToServerEvents,
+  type InvigilatorServerToClientEvents,
+  type RosterRow,
+} from '../server/protocol.js';
 import type { FanoutJob, FanoutResult } from './bench-fanout.js';
 import { percentile } from './bench-setup.js';
 
-const connect = (url: string, namespace: string, token: string): Promise<Socket> =>
+/**
+ * Sockets typed by their namespace's event maps. Requests go out as `timeout(ms).emit(event, payload,
+ * callback)`: socket.io types that callback's ack from the map (its `emitWithAck` after `timeout()`
+ * returns `any`).
+ */
+type StudentSocket = Socket<ExamServerToClientEvents, ExamClientToServerEvents>;
+type InvigilatorClientSocket = Socket<InvigilatorServerToClientEvents, InvigilatorClientToServerEvents>;
+
+/** Resolves once the socket is connected; rejects with the `connect_error`. */
+const connected = (socket: Socket): Promise<void> =>
   new Promise((resolve, reject) => {
-    const socket = io(url + namespace, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
-    socket.once('connect', () => resolve(socket));
+    socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
   });
 
+async function connectStudent(url: string, token: string): Promise<StudentSocket> {
+  const socket: StudentSocket = io(url + EXAM_NAMESPACE, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  await connected(socket);
+  return socket;
+}
+
+async function connectInvigilator(url: string, token: string): Promise<InvigilatorClientSocket> {
+  const socket: InvigilatorClientSocket = io(url + INVIGILATOR_NAMESPACE, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  await connected(socket);
+  return socket;
+}
+
 async function connectStudents(job: FanoutJob, tokens: string[], urlFor: (i: number) => string) {
-  const out: { socket: Socket; start: AttemptStartResult }[] = [];
+  const out: { socket: StudentSocket; start: AttemptStartResult }[] = [];
   for (let i = 0; i < tokens.length; i += 100) {
     out.push(
       ...(await Promise.all(
         tokens.slice(i, i + 100).map(async (token, j) => {
-          const socket = await connect(urlFor(i + j), '/exam', token);
-          const res = (await socket.timeout(30_000).emitWithAck('attempt:start', { examId: job.examId })) as Ack<AttemptStartResult>;
+          const socket = await connectStudent(urlFor(i + j), token);
+          const res = await new Promise<Ack<AttemptStartResult>>((resolve, reject) =>
+            socket.timeout(30_000).emit(EXAM_EVENTS.start, { examId: job.examId }, (err, ack) => (err ? reject(err) : resolve(ack))),
+          );
           if (!res.ok) throw new Error(`attempt:start refused: ${res.error.code}`);
           return { socket, start: res };
         }),
@@ -33,8 +67,10 @@ async function connectStudents(job: FanoutJob, tokens: string[], urlFor: (i: num
 }
 
 async function run(job: FanoutJob): Promise<FanoutResult> {
-  const invigilator = await connect(job.urlB, '/invigilator', job.invigilatorToken);
-  const watch = (await invigilator.timeout(30_000).emitWithAck('exam:watch', { examId: job.examId })) as Ack<{ roster: unknown[] }>;
+  const invigilator = await connectInvigilator(job.urlB, job.invigilatorToken);
+  const watch = await new Promise<Ack<{ roster: RosterRow[] }>>((resolve, reject) =>
+    invigilator.timeout(30_000).emit(INVIGILATOR_EVENTS.watch, { examId: job.examId }, (err, ack) => (err ? reject(err) : resolve(ack))),
+  );
   if (!watch.ok) throw new Error(`exam:watch refused: ${watch.error.code}`);
 
   // Phase 1: students on node A stream answers; match each ack with the update that shows it.
@@ -42,7 +78,7 @@ async function run(job: FanoutJob): Promise<FanoutResult> {
   /** attemptId -> answered count -> ack time */
   const acked = new Map<number, Map<number, number>>();
   const latencies: number[] = [];
-  invigilator.on('roster:update', (u: RosterUpdate | RosterUpdate[]) => {
+  invigilator.on(INVIGILATOR_EVENTS.rosterUpdate, (u) => {
     const now = performance.now();
     for (const row of Array.isArray(u) ? u : [u]) {
       if (row.attemptId === null || row.answered === undefined) continue;
@@ -69,12 +105,13 @@ async function run(job: FanoutJob): Promise<FanoutResult> {
             if (performance.now() >= stopAt || n >= questions.length) return resolve();
             const q = questions[n]!;
             n++;
-            const res = (await socket.timeout(10_000).emitWithAck('answer', {
-              attemptId: start.attempt.id,
-              questionId: q.id,
-              optionId: q.options[0]!.id,
-              seq: 1,
-            })) as Ack<{ seq: number }>;
+            const res = await new Promise<Ack<{ seq: number }>>((resolve, reject) =>
+              socket.timeout(10_000).emit(
+                EXAM_EVENTS.answer,
+                { attemptId: start.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 },
+                (err, ack) => (err ? reject(err) : resolve(ack)),
+              ),
+            );
             if (res.ok) {
               answersAcked++;
               const m = acked.get(start.attempt.id) ?? new Map<number, number>();
@@ -102,7 +139,7 @@ async function run(job: FanoutJob): Promise<FanoutResult> {
     const done = new Promise<void>((resolve) => {
       const timeout = setTimeout(resolve, 10_000);
       for (const { socket } of all) {
-        socket.once('message', () => {
+        socket.once(EXAM_EVENTS.message, () => {
           times.push(performance.now() - t0);
           if (times.length === all.length) {
             clearTimeout(timeout);
@@ -111,7 +148,9 @@ async function run(job: FanoutJob): Promise<FanoutResult> {
         });
       }
     });
-    const res = (await invigilator.timeout(10_000).emitWithAck('exam:announce', { examId: job.examId, text })) as Ack;
+    const res = await new Promise<Ack>((resolve, reject) =>
+      invigilator.timeout(10_000).emit(INVIGILATOR_EVENTS.announce, { examId: job.examId, text }, (err, ack) => (err ? reject(err) : resolve(ack))),
+    );
     if (!res.ok) throw new Error(`exam:announce refused: ${res.error.code}`);
     await done;
     times.sort((x, y) => x - y);

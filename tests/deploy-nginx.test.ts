@@ -14,12 +14,13 @@ import path from 'node:path';
 import { io as connect, type Socket } from 'socket.io-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
-import type { AttemptStartResult, RosterRow } from '../server/protocol.js';
 import { seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
 import { afterFile } from './helpers/db.js';
 import { countRows } from './helpers/pg.js';
-import { ok } from './helpers/sockets.js';
+import { ok, type InvigilatorClientSocket, type StudentSocket } from './helpers/sockets.js';
+
+type Transport = 'websocket' | 'polling';
 import { collectRoster, waitFor, withTimeout } from './helpers/nodes.js';
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
@@ -183,12 +184,20 @@ afterFile(async () => {
 });
 
 /** A Socket.IO client through nginx from `localAddress`, with the browser's Origin of the page nginx serves. */
+function connectFrom(url: string, namespace: '/exam', token: string, localAddress: string, transports: Transport[]): Promise<StudentSocket>;
+function connectFrom(
+  url: string,
+  namespace: '/invigilator',
+  token: string,
+  localAddress: string,
+  transports: Transport[],
+): Promise<InvigilatorClientSocket>;
 function connectFrom(
   url: string,
   namespace: '/exam' | '/invigilator',
   token: string,
   localAddress: string,
-  transports: ('websocket' | 'polling')[],
+  transports: Transport[],
 ): Promise<Socket> {
   const socket = connect(url + namespace, {
     auth: { token },
@@ -273,11 +282,17 @@ describe.skipIf(!nginxInstalled)(`nginx (deploy/nginx.conf) in front of two node
       expect(res.status, res.body).toBe(200);
       return (JSON.parse(res.body) as { token: string }).token;
     };
-    const client = async (nsp: '/exam' | '/invigilator', email: string, from: string, transport: 'websocket' | 'polling') =>
-      connectFrom(proxy.url, nsp, await login(email, from), from, [transport]);
-    const invigilator = await client('/invigilator', 'invigilator@example.com', invigilatorAddress, 'websocket');
-    const wsStudent = await client('/exam', 'student1@example.com', wsAddress!, 'websocket');
-    const pollingStudent = await client('/exam', 'student2@example.com', pollingAddress!, 'polling');
+    const student = async (email: string, from: string, transport: Transport) =>
+      connectFrom(proxy.url, '/exam', await login(email, from), from, [transport]);
+    const invigilator = await connectFrom(
+      proxy.url,
+      '/invigilator',
+      await login('invigilator@example.com', invigilatorAddress),
+      invigilatorAddress,
+      ['websocket'],
+    );
+    const wsStudent = await student('student1@example.com', wsAddress!, 'websocket');
+    const pollingStudent = await student('student2@example.com', pollingAddress!, 'polling');
     expect(wsStudent.io.engine.transport.name).toBe('websocket');
     expect(pollingStudent.io.engine.transport.name).toBe('polling');
 
@@ -287,12 +302,12 @@ describe.skipIf(!nginxInstalled)(`nginx (deploy/nginx.conf) in front of two node
     expect([onNode(studentNode, '/exam', pollingStudent), onNode(invigilatorNode, '/exam', pollingStudent)]).toEqual([true, false]);
     expect([onNode(invigilatorNode, '/invigilator', invigilator), onNode(studentNode, '/invigilator', invigilator)]).toEqual([true, false]);
 
-    const watch = await ok<{ roster: RosterRow[] }>(invigilator, 'exam:watch', { examId });
+    const watch = await ok(invigilator, 'exam:watch', { examId });
     expect(watch.roster).toHaveLength(2);
     const live = collectRoster(invigilator);
 
     const students = [wsStudent, pollingStudent];
-    const starts = await Promise.all(students.map((s) => ok<AttemptStartResult>(s, 'attempt:start', { examId })));
+    const starts = await Promise.all(students.map((s) => ok(s, 'attempt:start', { examId })));
     const ANSWERS = 5;
     for (const [i, socket] of students.entries()) {
       const { attempt, exam } = starts[i]!;
@@ -301,7 +316,7 @@ describe.skipIf(!nginxInstalled)(`nginx (deploy/nginx.conf) in front of two node
       // One at a time: on the polling student every answer is a fresh POST and GET through nginx.
       for (const [seq, q] of questions.entries()) {
         const answer = { attemptId: attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: seq + 1 };
-        const ack = await ok<{ seq: number }>(socket, 'answer', answer);
+        const ack = await ok(socket, 'answer', answer);
         expect(ack.seq).toBe(seq + 1);
       }
     }

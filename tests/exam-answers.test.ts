@@ -4,11 +4,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExamAdminView } from '../server/exam/authoring.js';
-import type { AttemptEndedEvent, AttemptStartResult, StudentExamView, SubmitResult } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, type AttemptEndedEvent, type StudentExamView } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, keyOf, questionsOf, startAttempt, type TestUser } from './helpers/exam.js';
 import { sql } from './helpers/pg.js';
-import { connectSocket, nextEvent, ok, request, type ClientSocket } from './helpers/sockets.js';
+import { connectSocket, nextEvent, ok, request, requestRaw, type StudentSocket } from './helpers/sockets.js';
 
 let t: TestApp;
 let admin: TestUser;
@@ -36,8 +36,8 @@ const storedAnswers = (attemptIds: number[]) =>
     [attemptIds],
   );
 
-const answer = (socket: ClientSocket, attemptId: number, questionId: number, optionId: number | null, seq: number) =>
-  request<{ seq: number }>(socket, 'answer', { attemptId, questionId, optionId, seq });
+const answer = (socket: StudentSocket, attemptId: number, questionId: number, optionId: number | null, seq: number) =>
+  request(socket, EXAM_EVENTS.answer, { attemptId, questionId, optionId, seq });
 
 async function examFor(students: TestUser[], questions = 6, sections = 2): Promise<ExamAdminView> {
   return createExam(t.app, admin, examBody(questions, sections), { enroll: students });
@@ -75,7 +75,7 @@ describe('start and resume', () => {
     ].sort((a, b) => a.questionId - b.questionId);
 
     // The same socket again.
-    const again = await ok<AttemptStartResult>(socket, 'attempt:start', { examId: exam.id });
+    const again = await ok(socket, EXAM_EVENTS.start, { examId: exam.id });
     expect(again.attempt.id).toBe(attemptId);
     expect(again.attempt.startedAt).toBe(started.attempt.startedAt);
     expect(again.attempt.deadlineAt).toBe(started.attempt.deadlineAt);
@@ -110,8 +110,8 @@ describe('start and resume', () => {
   it('two tabs starting at the same instant get one attempt', async () => {
     const [student] = (await createUsers(t.app, 1)) as [TestUser];
     const exam = await examFor([student]);
-    const sockets = await Promise.all([1, 2, 3].map(() => connectSocket(t.url, '/exam', student.token)));
-    const starts = await Promise.all(sockets.map((s) => ok<AttemptStartResult>(s, 'attempt:start', { examId: exam.id })));
+    const sockets = await Promise.all([1, 2, 3].map(() => connectSocket(t.url, EXAM_NAMESPACE, student.token)));
+    const starts = await Promise.all(sockets.map((s) => ok(s, EXAM_EVENTS.start, { examId: exam.id })));
     expect(new Set(starts.map((s) => s.attempt.id)).size).toBe(1);
     expect(new Set(starts.map((s) => s.attempt.deadlineAt)).size).toBe(1);
   });
@@ -131,7 +131,7 @@ describe('streaming answers', () => {
 
     // Every student answers every question twice (seq 1 and 2), a fifth of them clearing it last;
     // 4 students x 25 questions x 2 = 200 answers, shuffled, spread over both tabs, all in flight at once.
-    type Send = { socket: ClientSocket; attemptId: number; questionId: number; optionId: number | null; seq: number };
+    type Send = { socket: StudentSocket; attemptId: number; questionId: number; optionId: number | null; seq: number };
     const sends: Send[] = [];
     const expected: { attempt_id: number; question_id: number; option_id: number | null; seq: number }[] = [];
     for (const tab of tabs) {
@@ -223,10 +223,10 @@ describe('submit', () => {
     expect(await answer(tab2.socket, attemptId, q.id, q.options[0]!.id, 1)).toMatchObject({ ok: true });
 
     const otherEnded: AttemptEndedEvent[] = [];
-    other.socket.on('attempt:ended', (ev: AttemptEndedEvent) => otherEnded.push(ev));
-    const ended1 = nextEvent<AttemptEndedEvent>(tab1.socket, 'attempt:ended');
-    const ended2 = nextEvent<AttemptEndedEvent>(tab2.socket, 'attempt:ended');
-    const first = await ok<SubmitResult>(tab1.socket, 'submit', { attemptId });
+    other.socket.on(EXAM_EVENTS.ended, (ev) => otherEnded.push(ev));
+    const ended1 = nextEvent(tab1.socket, EXAM_EVENTS.ended);
+    const ended2 = nextEvent(tab2.socket, EXAM_EVENTS.ended);
+    const first = await ok(tab1.socket, EXAM_EVENTS.submit, { attemptId });
     expect(first).toEqual({
       ok: true,
       attempt: { id: attemptId, status: 'submitted', score: expect.any(Number), maxScore: expect.any(Number), submittedAt: expect.any(String) },
@@ -237,11 +237,11 @@ describe('submit', () => {
 
     // Again, from either tab: the same result, and no second notification.
     const tab1Ended: unknown[] = [];
-    tab1.socket.on('attempt:ended', (ev) => tab1Ended.push(ev));
-    expect(await ok<SubmitResult>(tab1.socket, 'submit', { attemptId })).toEqual(first);
-    expect(await ok<SubmitResult>(tab2.socket, 'submit', { attemptId })).toEqual(first);
-    const fresh = await connectSocket(t.url, '/exam', student.token);
-    expect(await ok<SubmitResult>(fresh, 'submit', { attemptId })).toEqual(first);
+    tab1.socket.on(EXAM_EVENTS.ended, (ev) => tab1Ended.push(ev));
+    expect(await ok(tab1.socket, EXAM_EVENTS.submit, { attemptId })).toEqual(first);
+    expect(await ok(tab2.socket, EXAM_EVENTS.submit, { attemptId })).toEqual(first);
+    const fresh = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    expect(await ok(fresh, EXAM_EVENTS.submit, { attemptId })).toEqual(first);
 
     // Closed to answers from every tab, including one that never started it, and to a new start.
     for (const socket of [tab1.socket, tab2.socket, fresh]) {
@@ -249,10 +249,10 @@ describe('submit', () => {
     }
     for (const socket of [tab2.socket, fresh]) {
       // tab2 started the attempt but did not submit it: what it remembers of the attempt was updated too.
-      expect(await request(socket, 'proctor:event', { attemptId, type: 'focus_lost' })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
+      expect(await request(socket, EXAM_EVENTS.proctor, { attemptId, type: 'focus_lost' })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
     }
     expect(await sql(t.databaseUrl, 'select type from proctor_events where attempt_id = $1', [attemptId])).toEqual([]);
-    expect(await request(fresh, 'attempt:start', { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
+    expect(await request(fresh, EXAM_EVENTS.start, { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
     expect(await storedAnswers([attemptId])).toMatchObject([{ question_id: q.id, option_id: q.options[0]!.id, seq: 1 }]);
     const [row] = await sql(t.databaseUrl, 'select status, submitted_at from attempts where id = $1', [attemptId]);
     expect(row).toEqual({ status: 'submitted', submitted_at: new Date(first.attempt.submittedAt!) });
@@ -299,7 +299,7 @@ describe('scoring', () => {
       expect(early.statusCode).toBe(409);
       expect(early.body).not.toMatch(/correct/i);
 
-      const submitted = await ok<SubmitResult>(socket, 'submit', { attemptId });
+      const submitted = await ok(socket, EXAM_EVENTS.submit, { attemptId });
       expect(submitted.attempt).toMatchObject({ status: 'submitted', score, maxScore });
 
       const res = await t.app.inject({ url: `/api/attempts/${attemptId}/result`, headers: student.headers });
@@ -335,13 +335,13 @@ describe('proctor:event', () => {
     const events = () =>
       sql(t.databaseUrl, 'select exam_id, attempt_id, actor_id, type, detail from proctor_events where attempt_id = $1 order by id', [attemptId]);
 
-    expect(await request(socket, 'proctor:event', { attemptId, type: 'focus_lost', detail: { durationMs: 1200, reason: 'alt-tab', hidden: true, extra: null } })).toEqual({ ok: true });
+    expect(await request(socket, EXAM_EVENTS.proctor, { attemptId, type: 'focus_lost', detail: { durationMs: 1200, reason: 'alt-tab', hidden: true, extra: null } })).toEqual({ ok: true });
     // Durable once acknowledged: visible to another connection right away.
     expect(await events()).toEqual([
       { exam_id: exam.id, attempt_id: attemptId, actor_id: student.id, type: 'focus_lost', detail: { durationMs: 1200, reason: 'alt-tab', hidden: true, extra: null } },
     ]);
-    expect(await request(socket, 'proctor:event', { attemptId, type: 'paste' })).toEqual({ ok: true });
-    expect(await request(socket, 'proctor:event', { attemptId, type: 'fullscreen_exit', detail: {} })).toEqual({ ok: true });
+    expect(await request(socket, EXAM_EVENTS.proctor, { attemptId, type: 'paste' })).toEqual({ ok: true });
+    expect(await request(socket, EXAM_EVENTS.proctor, { attemptId, type: 'fullscreen_exit', detail: {} })).toEqual({ ok: true });
     const rows = await events();
     expect(rows.slice(1)).toEqual([
       { exam_id: exam.id, attempt_id: attemptId, actor_id: student.id, type: 'paste', detail: null },
@@ -349,7 +349,7 @@ describe('proctor:event', () => {
     ]);
 
     for (const type of ['auto_submitted', 'FOCUS_LOST', 'hacked', '', 42]) {
-      expect(await request(socket, 'proctor:event', { attemptId, type })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+      expect(await requestRaw(socket, EXAM_EVENTS.proctor, { attemptId, type })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
     }
     expect(await events()).toHaveLength(3);
   });

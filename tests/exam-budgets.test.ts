@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isTransactionControl } from '../server/db/query-counter.js';
-import type { AttemptStartResult } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, questionsOf, settle, startAttempt, type TestUser } from './helpers/exam.js';
 import { countRows } from './helpers/pg.js';
@@ -32,29 +32,29 @@ describe('attempt:start', () => {
     const students = await createUsers(t.app, 2);
     const exam = await createExam(t.app, admin, examBody(40, 4), { enroll: students });
     const [s1, s2] = students as [TestUser, TestUser];
-    const sock1 = await connectSocket(t.url, '/exam', s1.token);
-    const sock2 = await connectSocket(t.url, '/exam', s2.token);
+    const sock1 = await connectSocket(t.url, EXAM_NAMESPACE, s1.token);
+    const sock2 = await connectSocket(t.url, EXAM_NAMESPACE, s2.token);
     const loads = t.app.questions.stats.dbLoads;
 
     await settle(t.app);
-    const cold = await t.app.queries.record(() => ok<AttemptStartResult>(sock1, 'attempt:start', { examId: exam.id }));
+    const cold = await t.app.queries.record(() => ok(sock1, EXAM_EVENTS.start, { examId: exam.id }));
     expect(cold.statements.length, show(cold.statements)).toBeGreaterThan(0);
     expect(cold.statements.length, show(cold.statements)).toBeLessThanOrEqual(4);
     expect(t.app.questions.stats.dbLoads).toBe(loads + 1);
     expect(questionsOf(cold.result.exam)).toHaveLength(40);
 
     await settle(t.app);
-    const warm = await t.app.queries.record(() => ok<AttemptStartResult>(sock2, 'attempt:start', { examId: exam.id }));
+    const warm = await t.app.queries.record(() => ok(sock2, EXAM_EVENTS.start, { examId: exam.id }));
     expect(warm.statements.length, show(warm.statements)).toBeGreaterThan(0);
     expect(warm.statements.length, show(warm.statements)).toBeLessThanOrEqual(2);
 
     // A resume with saved answers.
     const q = questionsOf(cold.result.exam);
     for (const [i, question] of q.slice(0, 10).entries()) {
-      await ok(sock1, 'answer', { attemptId: cold.result.attempt.id, questionId: question.id, optionId: question.options[0]!.id, seq: i });
+      await ok(sock1, EXAM_EVENTS.answer, { attemptId: cold.result.attempt.id, questionId: question.id, optionId: question.options[0]!.id, seq: i });
     }
     await settle(t.app);
-    const resume = await t.app.queries.record(() => ok<AttemptStartResult>(sock1, 'attempt:start', { examId: exam.id }));
+    const resume = await t.app.queries.record(() => ok(sock1, EXAM_EVENTS.start, { examId: exam.id }));
     expect(resume.statements.length, show(resume.statements)).toBeLessThanOrEqual(2);
     expect(resume.result.answers).toHaveLength(10);
     expect(t.app.questions.stats.dbLoads).toBe(loads + 1);
@@ -97,7 +97,7 @@ describe('answer batches', () => {
     const small = await createExam(t.app, admin, examBody(20, 2), { enroll: students });
     const tabs = await Promise.all(students.map((s) => startAttempt(t.url, s, small.id)));
     const sends = tabs.flatMap(({ socket, started }) =>
-      questionsOf(started.exam).map((q) => () => ok(socket, 'answer', { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[1]!.id, seq: 1 })),
+      questionsOf(started.exam).map((q) => () => ok(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[1]!.id, seq: 1 })),
     );
     const { statements } = await t.app.queries.record(() => Promise.all(sends.map((send) => send())));
     // 80 answers: far fewer statements than answers (batched), none of them per-answer round trips.
@@ -147,7 +147,7 @@ describe('submit and results', () => {
     await Promise.all(
       questionsOf(started.exam).map((q) => t.app.answers.enqueue({ attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1, answeredAt: new Date() })),
     );
-    await ok(socket, 'submit', { attemptId });
+    await ok(socket, EXAM_EVENTS.submit, { attemptId });
     await settle(t.app);
     const { result: res, statements } = await t.app.queries.record(() => t.app.inject({ url: `/api/attempts/${attemptId}/result`, headers: student.headers }));
     expect(res.statusCode).toBe(200);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { AttemptStartResult } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, keyLeaks, questionsOf, startAttempt, type TestUser } from './helpers/exam.js';
 import { connectSocket, ok } from './helpers/sockets.js';
@@ -31,10 +31,10 @@ describe('question cache', () => {
     const students = await createUsers(a.app, 20);
     const exam = await createExam(a.app, admin, examBody(30, 3), { enroll: students });
     expect(await redis.exists(keyName(exam.id, 1, 'questions'), keyName(exam.id, 1, 'key'))).toBe(0);
-    const sockets = await Promise.all(students.map((s) => connectSocket(a.url, '/exam', s.token)));
+    const sockets = await Promise.all(students.map((s) => connectSocket(a.url, EXAM_NAMESPACE, s.token)));
     const stats = a.app.questions.stats;
     const before = { ...stats };
-    const starts = await Promise.all(sockets.map((s) => ok<AttemptStartResult>(s, 'attempt:start', { examId: exam.id })));
+    const starts = await Promise.all(sockets.map((s) => ok(s, EXAM_EVENTS.start, { examId: exam.id })));
     expect(stats.dbLoads - before.dbLoads).toBe(1);
     expect(new Set(starts.map((s) => JSON.stringify(s.exam))).size).toBe(1);
 
@@ -61,7 +61,7 @@ describe('question cache', () => {
 
     // Answers check their question against the cached key: no load either.
     const q = questionsOf(starts[0]!.exam)[0]!;
-    await ok(sockets[0]!, 'answer', { attemptId: starts[0]!.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 });
+    await ok(sockets[0]!, EXAM_EVENTS.answer, { attemptId: starts[0]!.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 });
     expect(stats.dbLoads - before.dbLoads).toBe(1);
   });
 
@@ -81,7 +81,7 @@ describe('question cache', () => {
     expect(second.started.exam).toEqual(first.started.exam);
     // And answers on node B are checked against the key from Redis.
     const q = questionsOf(second.started.exam)[0]!;
-    await ok(second.socket, 'answer', { attemptId: second.started.attempt.id, questionId: q.id, optionId: q.options[2]!.id, seq: 1 });
+    await ok(second.socket, EXAM_EVENTS.answer, { attemptId: second.started.attempt.id, questionId: q.id, optionId: q.options[2]!.id, seq: 1 });
     expect(stats.dbLoads - before.dbLoads).toBe(0);
   });
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AttemptEndedEvent, TimerEvent } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, eventually, questionsOf, sleep, startAttempt, type TestUser } from './helpers/exam.js';
 import { countRows, sql } from './helpers/pg.js';
@@ -53,7 +53,7 @@ describe('auto-submit at the deadline', () => {
       // Half start on each node; each answers one question right, then the browser is gone.
       const { socket, started } = await startAttempt((i % 2 ? b : a).url, student, exam.id);
       const q = questionsOf(started.exam)[0]!;
-      expect(await request(socket, 'answer', { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 })).toMatchObject({ ok: true });
+      expect(await request(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 })).toMatchObject({ ok: true });
       socket.disconnect();
       attemptIds.push(started.attempt.id);
     }
@@ -87,24 +87,24 @@ describe('auto-submit at the deadline', () => {
     const attemptId = tabA.started.attempt.id;
     expect(tabB.started.attempt.id).toBe(attemptId);
     const [q0, q1] = questionsOf(tabA.started.exam) as [(typeof tabA.started.exam.sections)[0]['questions'][0], (typeof tabA.started.exam.sections)[0]['questions'][0]];
-    const endedA = nextEvent<AttemptEndedEvent>(tabA.socket, 'attempt:ended', undefined, 8000);
-    const endedB = nextEvent<AttemptEndedEvent>(tabB.socket, 'attempt:ended', undefined, 8000);
-    expect(await request(tabA.socket, 'answer', { attemptId, questionId: q0.id, optionId: q0.options[0]!.id, seq: 1 })).toMatchObject({ ok: true });
+    const endedA = nextEvent(tabA.socket, EXAM_EVENTS.ended, undefined, 8000);
+    const endedB = nextEvent(tabB.socket, EXAM_EVENTS.ended, undefined, 8000);
+    expect(await request(tabA.socket, EXAM_EVENTS.answer, { attemptId, questionId: q0.id, optionId: q0.options[0]!.id, seq: 1 })).toMatchObject({ ok: true });
 
     // Past the deadline (grace 0), before or after the sweep: refused either way.
     const deadline = new Date(tabA.started.attempt.deadlineAt).getTime();
     await sleep(Math.max(0, deadline - Date.now() + 50));
-    const late = await request(tabA.socket, 'answer', { attemptId, questionId: q1.id, optionId: q1.options[0]!.id, seq: 1 });
+    const late = await request(tabA.socket, EXAM_EVENTS.answer, { attemptId, questionId: q1.id, optionId: q1.options[0]!.id, seq: 1 });
     expect(late).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^(DEADLINE_PASSED|ATTEMPT_CLOSED)$/) } });
 
     for (const ev of await Promise.all([endedA, endedB])) expect(ev).toEqual({ attemptId, status: 'expired', reason: 'deadline' });
-    const afterSweep = await request(tabB.socket, 'answer', { attemptId, questionId: q1.id, optionId: q1.options[1]!.id, seq: 2 });
+    const afterSweep = await request(tabB.socket, EXAM_EVENTS.answer, { attemptId, questionId: q1.id, optionId: q1.options[1]!.id, seq: 2 });
     expect(afterSweep).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^(DEADLINE_PASSED|ATTEMPT_CLOSED)$/) } });
     // A fresh connection (the context comes from the database) is refused too.
-    const fresh = await connectSocket(b.url, '/exam', student.token);
-    const viaFresh = await request(fresh, 'answer', { attemptId, questionId: q1.id, optionId: q1.options[2]!.id, seq: 3 });
+    const fresh = await connectSocket(b.url, EXAM_NAMESPACE, student.token);
+    const viaFresh = await request(fresh, EXAM_EVENTS.answer, { attemptId, questionId: q1.id, optionId: q1.options[2]!.id, seq: 3 });
     expect(viaFresh).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
-    expect(await request(fresh, 'attempt:start', { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
+    expect(await request(fresh, EXAM_EVENTS.start, { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
 
     expect(await sql(a.databaseUrl, 'select question_id, seq from attempt_answers where attempt_id = $1', [attemptId])).toEqual([{ question_id: q0.id, seq: 1 }]);
     const [row] = await attemptRows([attemptId]);
@@ -112,7 +112,7 @@ describe('auto-submit at the deadline', () => {
     expect(row!.submitted_at).toEqual(row!.deadline_at);
     expect(await autoSubmits(attemptId)).toBe(1);
     // A submit now returns the ended attempt unchanged.
-    const submitted = await request(fresh, 'submit', { attemptId });
+    const submitted = await request(fresh, EXAM_EVENTS.submit, { attemptId });
     expect(submitted).toMatchObject({ ok: true, attempt: { id: attemptId, status: 'expired', submittedAt: row!.deadline_at.toISOString() } });
   });
 
@@ -142,9 +142,9 @@ describe('auto-submit at the deadline', () => {
     const q = questionsOf(started.exam)[0]!;
     const deadline = new Date(started.attempt.deadlineAt).getTime();
     await sleep(deadline - Date.now() + 250);
-    expect(await request(socket, 'answer', { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 })).toEqual({ ok: true, seq: 1 });
+    expect(await request(socket, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 })).toEqual({ ok: true, seq: 1 });
     expect((await attemptRows([attemptId]))[0]!.status).toBe('in_progress');
-    const ended = await nextEvent<AttemptEndedEvent>(socket, 'attempt:ended', undefined, 5000);
+    const ended = await nextEvent(socket, EXAM_EVENTS.ended, undefined, 5000);
     expect(ended).toEqual({ attemptId, status: 'expired', reason: 'deadline' });
     const [row] = await attemptRows([attemptId]);
     expect(row).toMatchObject({ status: 'expired', score: q.points });
@@ -158,9 +158,9 @@ describe('the deadline', () => {
     const exam = await createExam(a.app, admin, examBody(2, 1, { durationSeconds: 600 }), {
       enroll: [plain, { email: extra.email, extraTimeSeconds: 90 }],
     });
-    const socket = await connectSocket(a.url, '/exam', extra.token);
-    const timer = nextEvent<TimerEvent>(socket, 'timer');
-    const started = await request<{ attempt: { id: number; startedAt: string; deadlineAt: string; serverNow: string } }>(socket, 'attempt:start', { examId: exam.id });
+    const socket = await connectSocket(a.url, EXAM_NAMESPACE, extra.token);
+    const timer = nextEvent(socket, EXAM_EVENTS.timer);
+    const started = await request(socket, EXAM_EVENTS.start, { examId: exam.id });
     if (!started.ok) throw new Error(started.error.code);
     const { attempt } = started;
     expect(new Date(attempt.deadlineAt).getTime() - new Date(attempt.startedAt).getTime()).toBe((600 + 90) * 1000);
@@ -169,7 +169,7 @@ describe('the deadline', () => {
     expect(t1.remainingMs).toBeGreaterThan(689_000);
     expect(t1.remainingMs).toBeLessThanOrEqual(690_000);
     // The periodic sync (TIMER_SYNC_MS=1000 here) repeats it.
-    expect(await nextEvent<TimerEvent>(socket, 'timer', (e) => e.reason === 'sync', 3000)).toMatchObject({ attemptId: attempt.id, deadlineAt: attempt.deadlineAt });
+    expect(await nextEvent(socket, EXAM_EVENTS.timer, (e) => e.reason === 'sync', 3000)).toMatchObject({ attemptId: attempt.id, deadlineAt: attempt.deadlineAt });
 
     const other = await startAttempt(b.url, plain, exam.id);
     const o = other.started.attempt;
@@ -189,8 +189,8 @@ describe('the deadline', () => {
     expect(started.attempt.deadlineAt).toBe(closesAt.toISOString());
 
     const closed = await createExam(a.app, admin, examBody(2, 1, { closesAt: new Date(Date.now() - 1000).toISOString() }), { enroll: [late] });
-    const socket = await connectSocket(a.url, '/exam', late.token);
-    expect(await request(socket, 'attempt:start', { examId: closed.id })).toMatchObject({ ok: false, error: { code: 'EXAM_NOT_OPEN' } });
+    const socket = await connectSocket(a.url, EXAM_NAMESPACE, late.token);
+    expect(await request(socket, EXAM_EVENTS.start, { examId: closed.id })).toMatchObject({ ok: false, error: { code: 'EXAM_NOT_OPEN' } });
     expect(await countRows(a.databaseUrl, 'attempts where exam_id = $1', [closed.id])).toBe(0);
   });
 });

@@ -4,7 +4,7 @@
  * without bound.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Ack } from '../server/protocol.js';
+import { EXAM_EVENTS, type Ack } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, questionsOf, sleep, startAttempt, type TestUser } from './helpers/exam.js';
 import { countRows, sql } from './helpers/pg.js';
@@ -75,7 +75,7 @@ describe('shutdown', () => {
       questionsOf(started.exam).map(async (q, i) => {
         const payload = { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[i % 3]!.id, seq: 1 };
         try {
-          const ack: Ack<{ seq: number }> = await request(socket, 'answer', payload, 3000);
+          const ack: Ack<{ seq: number }> = await request(socket, EXAM_EVENTS.answer, payload, 3000);
           if (ack.ok) acked.push(payload);
           else refusedOrLost++;
         } catch {
@@ -103,7 +103,7 @@ describe('back-pressure', () => {
     const { socket, started } = await startAttempt(n.url, student, exam.id);
     const attemptId = started.attempt.id;
     const qs = questionsOf(started.exam);
-    const send = (i: number) => request<{ seq: number }>(socket, 'answer', { attemptId, questionId: qs[i]!.id, optionId: qs[i]!.options[0]!.id, seq: 1 });
+    const send = (i: number) => request(socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[i]!.id, optionId: qs[i]!.options[0]!.id, seq: 1 });
     const acks = await Promise.all(qs.map((_, i) => send(i)));
     const okIdx = acks.flatMap((a, i) => (a.ok ? [i] : []));
     const refused = acks.flatMap((a, i) => (!a.ok ? [{ i, error: a.error }] : []));

@@ -4,10 +4,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExamAdminView } from '../server/exam/authoring.js';
-import type { AttemptStartResult, CreateExamBody, StudentExamView } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, type CreateExamBody, type ExamClientToServerEvents, type StudentExamView } from '../server/protocol.js';
 import { createTestApp, examBody, loginAs, seed, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, keyLeaks, keyOf, questionsOf, startAttempt, type TestUser } from './helpers/exam.js';
-import { connectSocket, nextEvent, recordAll, request, type ClientSocket } from './helpers/sockets.js';
+import { connectSocket, nextEvent, okData, recordAll, request, requestRaw, type RequestPayload, type StudentSocket } from './helpers/sockets.js';
 
 let t: TestApp;
 let admin: TestUser;
@@ -61,40 +61,40 @@ describe('the answer key', () => {
     const exam = await createExam(t.app, admin, neutralExam(8), { enroll: [student] });
     const key = keyOf(exam);
     const received: { event: string; args: unknown[] }[] = [];
-    const track = async (socket: ClientSocket) => {
+    const track = async (socket: StudentSocket) => {
       const seen = recordAll(socket);
       return { socket, seen };
     };
     const acks: unknown[] = [];
-    const call = async (socket: ClientSocket, event: string, payload: unknown) => {
+    const call = async <E extends keyof ExamClientToServerEvents>(socket: StudentSocket, event: E, payload: RequestPayload<StudentSocket, E>) => {
       const res = await request(socket, event, payload);
       acks.push(res);
       return res;
     };
 
-    const tab1 = await track(await connectSocket(t.url, '/exam', student.token));
-    const sync = nextEvent(tab1.socket, 'timer', (e: { reason: string }) => e.reason === 'sync', 3000);
-    const started = (await call(tab1.socket, 'attempt:start', { examId: exam.id })) as unknown as { ok: true } & AttemptStartResult;
+    const tab1 = await track(await connectSocket(t.url, EXAM_NAMESPACE, student.token));
+    const sync = nextEvent(tab1.socket, EXAM_EVENTS.timer, (e) => e.reason === 'sync', 3000);
+    const started = okData(await call(tab1.socket, EXAM_EVENTS.start, { examId: exam.id }), EXAM_EVENTS.start);
     expect(started.ok).toBe(true);
     expectStrictView(started.exam, exam);
     const attemptId = started.attempt.id;
 
     // Right and wrong answers, clears, proctoring, a second tab resuming, a wrong question id.
     const qs = questionsOf(started.exam);
-    const rightAck = await call(tab1.socket, 'answer', { attemptId, questionId: qs[0]!.id, optionId: key.get(qs[0]!.id)!.correct, seq: 1 });
-    const wrongAck = await call(tab1.socket, 'answer', { attemptId, questionId: qs[1]!.id, optionId: key.get(qs[1]!.id)!.wrong[0], seq: 1 });
+    const rightAck = await call(tab1.socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[0]!.id, optionId: key.get(qs[0]!.id)!.correct, seq: 1 });
+    const wrongAck = await call(tab1.socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[1]!.id, optionId: key.get(qs[1]!.id)!.wrong[0]!, seq: 1 });
     // Right and wrong are acknowledged identically.
     expect(rightAck).toEqual({ ok: true, seq: 1 });
     expect(wrongAck).toEqual(rightAck);
-    await call(tab1.socket, 'answer', { attemptId, questionId: qs[2]!.id, optionId: null, seq: 1 });
-    await call(tab1.socket, 'answer', { attemptId, questionId: qs[3]!.id, optionId: key.get(qs[0]!.id)!.correct, seq: 1 });
-    await call(tab1.socket, 'proctor:event', { attemptId, type: 'visibility_hidden', detail: { ms: 1 } });
-    const tab2 = await track(await connectSocket(t.url, '/exam', student.token));
-    const resumed = (await call(tab2.socket, 'attempt:start', { examId: exam.id })) as unknown as AttemptStartResult;
+    await call(tab1.socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[2]!.id, optionId: null, seq: 1 });
+    await call(tab1.socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[3]!.id, optionId: key.get(qs[0]!.id)!.correct, seq: 1 });
+    await call(tab1.socket, EXAM_EVENTS.proctor, { attemptId, type: 'visibility_hidden', detail: { ms: 1 } });
+    const tab2 = await track(await connectSocket(t.url, EXAM_NAMESPACE, student.token));
+    const resumed = okData(await call(tab2.socket, EXAM_EVENTS.start, { examId: exam.id }), EXAM_EVENTS.start);
     expectStrictView(resumed.exam, exam);
     expect(Object.keys(resumed.answers[0]!).sort()).toEqual(['optionId', 'questionId', 'seq']);
-    await call(tab2.socket, 'answer', { attemptId, questionId: 2_000_000_000, optionId: 1, seq: 1 });
-    await call(tab2.socket, 'bogus', {});
+    await call(tab2.socket, EXAM_EVENTS.answer, { attemptId, questionId: 2_000_000_000, optionId: 1, seq: 1 });
+    acks.push(await requestRaw(tab2.socket, 'bogus', {}));
     await sync;
     received.push(...tab1.seen, ...tab2.seen);
     expect(received.some((r) => r.event === 'timer')).toBe(true);
@@ -116,7 +116,7 @@ describe('the answer key', () => {
     expect(early.body).not.toMatch(/correct/i);
 
     // After the end the student learns the score (and the result route the per-question outcome), never the key itself.
-    const submitted = await call(tab1.socket, 'submit', { attemptId });
+    const submitted = await call(tab1.socket, EXAM_EVENTS.submit, { attemptId });
     expect(submitted).toMatchObject({ ok: true, attempt: { status: 'submitted' } });
     expect(keyLeaks([...acks, ...tab1.seen, ...tab2.seen])).toEqual([]);
     const result = await t.app.inject({ url: `/api/attempts/${attemptId}/result`, headers: student.headers });
@@ -127,9 +127,9 @@ describe('the answer key', () => {
   it('the demo exam (seeded) is served without the key too', async () => {
     const demo = await seed(t.app, 1);
     const token = await loginAs(t.app, 'student1@example.com');
-    const socket = await connectSocket(t.url, '/exam', token);
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, token);
     const seen = recordAll(socket);
-    const started = await request(socket, 'attempt:start', { examId: demo.examId });
+    const started = await request(socket, EXAM_EVENTS.start, { examId: demo.examId });
     expect(started).toMatchObject({ ok: true });
     expect(keyLeaks([started, ...seen])).toEqual([]);
     expect(JSON.stringify([started, ...seen])).not.toMatch(/isCorrect|correct_option|answerKey/i);
@@ -171,7 +171,7 @@ describe('shuffling', () => {
       // The resume on a new connection, and again on the same one: identical.
       const again = await startAttempt(t.url, s, exam.id);
       expect(again.started.exam).toEqual(started.exam);
-      expect((await request<AttemptStartResult>(again.socket, 'attempt:start', { examId: exam.id }))).toMatchObject({ ok: true, exam: started.exam });
+      expect((await request(again.socket, EXAM_EVENTS.start, { examId: exam.id }))).toMatchObject({ ok: true, exam: started.exam });
     }
     const questionOrder = (v: StudentExamView) => questionsOf(v).map((q) => q.id).join(',');
     const optionOrder = (v: StudentExamView) => questionsOf(v).map((q) => q.options.map((o) => o.id).join('.')).sort().join(',');

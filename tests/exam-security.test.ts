@@ -6,11 +6,20 @@
 import { createSigner } from 'fast-jwt';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../server/auth/tokens.js';
-import type { AttemptStartResult } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, INVIGILATOR_EVENTS, type ExamClientToServerEvents } from '../server/protocol.js';
 import { TEST_JWT_SECRET, createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, questionsOf, sleep, startAttempt, type TestUser } from './helpers/exam.js';
 import { countRows, sql } from './helpers/pg.js';
-import { connectSocket, ok, request, type ClientSocket } from './helpers/sockets.js';
+import {
+  connectSocket,
+  ok,
+  request,
+  requestRaw,
+  untyped,
+  type ProctorRequestPayload,
+  type RequestOf,
+  type StudentSocket,
+} from './helpers/sockets.js';
 
 let t: TestApp;
 let admin: TestUser;
@@ -26,7 +35,7 @@ beforeAll(async () => {
 /** The `connect_error` message of a refused connection (fails when it connects). */
 async function refusal(url: string, token: string | undefined, opts: { origin?: string } = {}): Promise<string> {
   try {
-    const socket = await connectSocket(url, '/exam', token, opts);
+    const socket = await connectSocket(url, EXAM_NAMESPACE, token, opts);
     socket.disconnect();
   } catch (err) {
     return (err as Error).message;
@@ -57,8 +66,8 @@ describe('the handshake', () => {
     expect(await refusal(t.url, forge(student.id, { clockTimestamp: Date.now() - 3_600_000, expiresIn: 60_000 }))).toBe('UNAUTHORIZED');
     expect(await refusal(t.url, forge(student.id, { role: 'superuser' }))).toBe('UNAUTHORIZED');
     // The same student with a good token gets in: the refusals were about the token.
-    (await connectSocket(t.url, '/exam', forge(student.id))).disconnect();
-    (await connectSocket(t.url, '/exam', student.token)).disconnect();
+    (await connectSocket(t.url, EXAM_NAMESPACE, forge(student.id))).disconnect();
+    (await connectSocket(t.url, EXAM_NAMESPACE, student.token)).disconnect();
   });
 
   it('refuses invigilators and admins on /exam with FORBIDDEN', async () => {
@@ -68,27 +77,27 @@ describe('the handshake', () => {
 
   it('refuses a browser Origin that is not allowed; accepts its own origin, an allowed one and none', async () => {
     const [student] = (await createUsers(t.app, 1)) as [TestUser];
-    await expect(connectSocket(t.url, '/exam', student.token, { origin: 'http://evil.example' })).rejects.toThrow();
-    await expect(connectSocket(t.url, '/exam', student.token, { origin: 'null' })).rejects.toThrow();
+    await expect(connectSocket(t.url, EXAM_NAMESPACE, student.token, { origin: 'http://evil.example' })).rejects.toThrow();
+    await expect(connectSocket(t.url, EXAM_NAMESPACE, student.token, { origin: 'null' })).rejects.toThrow();
     // Same host, other port: another origin.
-    await expect(connectSocket(t.url, '/exam', student.token, { origin: 'http://127.0.0.1:1' })).rejects.toThrow();
-    (await connectSocket(t.url, '/exam', student.token, { origin: t.url })).disconnect();
-    (await connectSocket(t.url, '/exam', student.token)).disconnect();
+    await expect(connectSocket(t.url, EXAM_NAMESPACE, student.token, { origin: 'http://127.0.0.1:1' })).rejects.toThrow();
+    (await connectSocket(t.url, EXAM_NAMESPACE, student.token, { origin: t.url })).disconnect();
+    (await connectSocket(t.url, EXAM_NAMESPACE, student.token)).disconnect();
 
     const listed = await createTestApp({ databaseUrl: t.databaseUrl, env: { ALLOWED_ORIGINS: 'https://exam.example.org' } });
     await listed.listen();
-    (await connectSocket(listed.url, '/exam', student.token, { origin: 'https://exam.example.org' })).disconnect();
-    (await connectSocket(listed.url, '/exam', student.token, { origin: listed.url })).disconnect();
-    await expect(connectSocket(listed.url, '/exam', student.token, { origin: 'http://evil.example' })).rejects.toThrow();
-    await expect(connectSocket(listed.url, '/exam', student.token, { origin: 'https://exam.example.org.evil.example' })).rejects.toThrow();
+    (await connectSocket(listed.url, EXAM_NAMESPACE, student.token, { origin: 'https://exam.example.org' })).disconnect();
+    (await connectSocket(listed.url, EXAM_NAMESPACE, student.token, { origin: listed.url })).disconnect();
+    await expect(connectSocket(listed.url, EXAM_NAMESPACE, student.token, { origin: 'http://evil.example' })).rejects.toThrow();
+    await expect(connectSocket(listed.url, EXAM_NAMESPACE, student.token, { origin: 'https://exam.example.org.evil.example' })).rejects.toThrow();
   });
 });
 
 describe('the exam gates of attempt:start', () => {
   it('NOT_ENROLLED, NOT_FOUND (unpublished or missing), EXAM_NOT_OPEN, and nothing is written', async () => {
     const [student, enrolled] = (await createUsers(t.app, 2)) as [TestUser, TestUser];
-    const socket = await connectSocket(t.url, '/exam', student.token);
-    const start = (examId: number) => request(socket, 'attempt:start', { examId });
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    const start = (examId: number) => request(socket, EXAM_EVENTS.start, { examId });
 
     const notMine = await createExam(t.app, admin, examBody(2, 1), { enroll: [enrolled] });
     expect(await start(notMine.id)).toMatchObject({ ok: false, error: { code: 'NOT_ENROLLED' } });
@@ -121,15 +130,16 @@ describe("someone else's attempt", () => {
     const q = questionsOf(mine.started.exam)[0]!;
     const missingId = 2_000_000_000;
 
-    for (const socket of [theirs.socket, await connectSocket(t.url, '/exam', intruder.token)]) {
-      const payloads: [string, (id: number) => object][] = [
-        ['answer', (id) => ({ attemptId: id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 })],
-        ['submit', (id) => ({ attemptId: id })],
-        ['proctor:event', (id) => ({ attemptId: id, type: 'focus_lost' })],
+    for (const socket of [theirs.socket, await connectSocket(t.url, EXAM_NAMESPACE, intruder.token)]) {
+      const requests = (id: number): RequestOf<StudentSocket>[] => [
+        [EXAM_EVENTS.answer, { attemptId: id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 }],
+        [EXAM_EVENTS.submit, { attemptId: id }],
+        [EXAM_EVENTS.proctor, { attemptId: id, type: 'focus_lost' }],
       ];
-      for (const [event, payload] of payloads) {
-        const foreign = await request(socket, event, payload(attemptId));
-        const missing = await request(socket, event, payload(missingId));
+      const forMissing = requests(missingId);
+      for (const [i, [event, payload]] of requests(attemptId).entries()) {
+        const foreign = await request(socket, event, payload);
+        const missing = await request(socket, event, forMissing[i]![1]);
         expect(foreign, event).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
         expect(foreign, event).toEqual(missing);
       }
@@ -139,7 +149,7 @@ describe("someone else's attempt", () => {
     expect(await countRows(t.databaseUrl, 'proctor_events where attempt_id = $1', [attemptId])).toBe(0);
 
     // The result route: 404 for someone else's (ended) attempt, the same body as for a missing id.
-    await ok(mine.socket, 'submit', { attemptId });
+    await ok(mine.socket, EXAM_EVENTS.submit, { attemptId });
     const own = await t.app.inject({ url: `/api/attempts/${attemptId}/result`, headers: owner.headers });
     expect(own.statusCode).toBe(200);
     const foreign = await t.app.inject({ url: `/api/attempts/${attemptId}/result`, headers: intruder.headers });
@@ -169,9 +179,9 @@ describe('payload validation', () => {
   }
 
   /** Sends every payload on a socket of its own and expects VALIDATION for each, the socket still connected. */
-  async function expectRefused(socket: ClientSocket, event: string, payloads: unknown[]): Promise<void> {
+  async function expectRefused(socket: StudentSocket, event: keyof ExamClientToServerEvents, payloads: unknown[]): Promise<void> {
     for (const payload of payloads) {
-      const res = await request(socket, event, payload);
+      const res = await requestRaw(socket, event, payload);
       expect(res, `${event} ${JSON.stringify(payload)?.slice(0, 100)}`).toEqual({
         ok: false,
         error: { code: 'VALIDATION', message: expect.any(String), details: expect.any(Array) },
@@ -185,8 +195,8 @@ describe('payload validation', () => {
   it('attempt:start', async () => {
     const { student, exam, writes, attemptId } = await setup();
     const before = await writes();
-    const socket = await connectSocket(t.url, '/exam', student.token);
-    await expectRefused(socket, 'attempt:start', [
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    await expectRefused(socket, EXAM_EVENTS.start, [
       ...notObjects,
       {},
       { examId: String(exam.id) },
@@ -198,16 +208,16 @@ describe('payload validation', () => {
       { examId: exam.id, extra: true },
     ]);
     expect(await writes()).toEqual(before);
-    expect((await ok<AttemptStartResult>(socket, 'attempt:start', { examId: exam.id })).attempt.id).toBe(attemptId);
+    expect((await ok(socket, EXAM_EVENTS.start, { examId: exam.id })).attempt.id).toBe(attemptId);
   });
 
   it('answer', async () => {
     const { student, writes, attemptId, q } = await setup();
     const before = await writes();
-    const socket = await connectSocket(t.url, '/exam', student.token);
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
     const good = { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 };
     const without = (k: keyof typeof good) => Object.fromEntries(Object.entries(good).filter(([key]) => key !== k));
-    await expectRefused(socket, 'answer', [
+    await expectRefused(socket, EXAM_EVENTS.answer, [
       ...notObjects,
       {},
       without('attemptId'),
@@ -231,20 +241,20 @@ describe('payload validation', () => {
       { ...good, studentId: 1 },
     ]);
     expect(await writes()).toEqual(before);
-    expect(await request(socket, 'answer', good)).toEqual({ ok: true, seq: 1 });
+    expect(await request(socket, EXAM_EVENTS.answer, good)).toEqual({ ok: true, seq: 1 });
     expect((await writes()).answers).toBe(1);
   });
 
   it('proctor:event', async () => {
     const { student, writes, attemptId } = await setup();
     const before = await writes();
-    const socket = await connectSocket(t.url, '/exam', student.token);
-    const good = { attemptId, type: 'focus_lost' };
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    const good: ProctorRequestPayload = { attemptId, type: 'focus_lost' };
     // Two sockets: proctoring events have the smallest rate budget (20 at once).
-    const first = await connectSocket(t.url, '/exam', student.token);
-    await expectRefused(first, 'proctor:event', [...notObjects, {}]);
-    expect(await request(first, 'proctor:event', { ...good, type: 'focus_gained' })).toEqual({ ok: true });
-    await expectRefused(socket, 'proctor:event', [
+    const first = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    await expectRefused(first, EXAM_EVENTS.proctor, [...notObjects, {}]);
+    expect(await request(first, EXAM_EVENTS.proctor, { ...good, type: 'focus_gained' })).toEqual({ ok: true });
+    await expectRefused(socket, EXAM_EVENTS.proctor, [
       { type: 'focus_lost' },
       { attemptId },
       { ...good, attemptId: String(attemptId) },
@@ -261,15 +271,15 @@ describe('payload validation', () => {
       { ...good, extra: 1 },
     ]);
     expect(await writes()).toEqual({ ...before, events: 1 });
-    expect(await request(socket, 'proctor:event', { ...good, detail: { note: 'x'.repeat(500), ['k'.repeat(64)]: 1 } })).toEqual({ ok: true });
+    expect(await request(socket, EXAM_EVENTS.proctor, { ...good, detail: { note: 'x'.repeat(500), ['k'.repeat(64)]: 1 } })).toEqual({ ok: true });
     expect((await writes()).events).toBe(2);
   });
 
   it('submit', async () => {
     const { student, writes, attemptId } = await setup();
     const before = await writes();
-    const socket = await connectSocket(t.url, '/exam', student.token);
-    await expectRefused(socket, 'submit', [
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    await expectRefused(socket, EXAM_EVENTS.submit, [
       ...notObjects,
       {},
       { attemptId: String(attemptId) },
@@ -279,40 +289,40 @@ describe('payload validation', () => {
       { attemptId, force: true },
     ]);
     expect(await writes()).toEqual(before);
-    expect(await request(socket, 'submit', { attemptId })).toMatchObject({ ok: true, attempt: { id: attemptId, status: 'submitted' } });
+    expect(await request(socket, EXAM_EVENTS.submit, { attemptId })).toMatchObject({ ok: true, attempt: { id: attemptId, status: 'submitted' } });
   });
 
   it('an event sent with an ack but no payload at all is refused, not left unanswered', async () => {
     const { student, attemptId, writes } = await setup();
     const before = await writes();
-    const socket = await connectSocket(t.url, '/exam', student.token);
-    for (const event of ['attempt:start', 'answer', 'submit', 'proctor:event']) {
-      const res = (await socket.timeout(3000).emitWithAck(event)) as unknown;
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    for (const event of [EXAM_EVENTS.start, EXAM_EVENTS.answer, EXAM_EVENTS.submit, EXAM_EVENTS.proctor]) {
+      const res: unknown = await untyped(socket).timeout(3000).emitWithAck(event);
       expect(res, event).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
     }
     expect(await writes()).toEqual(before);
-    expect(await request(socket, 'proctor:event', { attemptId, type: 'paste' })).toEqual({ ok: true });
+    expect(await request(socket, EXAM_EVENTS.proctor, { attemptId, type: 'paste' })).toEqual({ ok: true });
   });
 
   it('an unknown event with an ack gets VALIDATION; without one it is ignored; the socket stays usable', async () => {
     const { student, exam } = await setup();
-    const socket = await connectSocket(t.url, '/exam', student.token);
-    expect(await request(socket, 'attempt:destroy', { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
-    expect(await request(socket, 'exam:watch', { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
-    socket.emit('whatever', { a: 1 });
-    socket.emit('answer', { nonsense: true });
-    expect(await request(socket, 'attempt:start', { examId: exam.id })).toMatchObject({ ok: true });
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    expect(await requestRaw(socket, 'attempt:destroy', { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    expect(await requestRaw(socket, INVIGILATOR_EVENTS.watch, { examId: exam.id })).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    untyped(socket).emit('whatever', { a: 1 });
+    untyped(socket).emit(EXAM_EVENTS.answer, { nonsense: true });
+    expect(await request(socket, EXAM_EVENTS.start, { examId: exam.id })).toMatchObject({ ok: true });
   });
 
   it('a message over the size limit closes only that connection', async () => {
     const { student, exam, attemptId } = await setup();
-    const socket = await connectSocket(t.url, '/exam', student.token);
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
     const closed = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
-    socket.emit('proctor:event', { attemptId, type: 'paste', detail: { a: 'x'.repeat(100_000) } });
+    untyped(socket).emit(EXAM_EVENTS.proctor, { attemptId, type: 'paste', detail: { a: 'x'.repeat(100_000) } });
     await closed;
     expect(await countRows(t.databaseUrl, 'proctor_events where attempt_id = $1', [attemptId])).toBe(0);
-    const again = await connectSocket(t.url, '/exam', student.token);
-    expect(await request(again, 'attempt:start', { examId: exam.id })).toMatchObject({ ok: true });
+    const again = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    expect(await request(again, EXAM_EVENTS.start, { examId: exam.id })).toMatchObject({ ok: true });
   });
 });
 
@@ -326,7 +336,7 @@ describe('rate limits', () => {
     const acks = await Promise.all(
       Array.from({ length: 150 }, (_, i) => {
         const q = qs[i % qs.length]!;
-        return request<{ seq: number }>(socket, 'answer', { attemptId, questionId: q.id, optionId: q.options[i % 3]!.id, seq: i });
+        return request(socket, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[i % 3]!.id, seq: i });
       }),
     );
     const accepted = acks.filter((a) => a.ok);
@@ -345,22 +355,22 @@ describe('rate limits', () => {
     const last = limited[limited.length - 1]!;
     await sleep(last.retryAfterMs!);
     const q = qs[0]!;
-    expect(await request(socket, 'answer', { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1000 })).toEqual({ ok: true, seq: 1000 });
+    expect(await request(socket, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1000 })).toEqual({ ok: true, seq: 1000 });
     // The limit is per socket: another tab of the same student is not held back by this one.
-    const other = await connectSocket(t.url, '/exam', student.token);
-    expect(await request(other, 'answer', { attemptId, questionId: q.id, optionId: q.options[1]!.id, seq: 1001 })).toEqual({ ok: true, seq: 1001 });
+    const other = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    expect(await request(other, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[1]!.id, seq: 1001 })).toEqual({ ok: true, seq: 1001 });
   });
 
   it('start and submit share a smaller budget', async () => {
     const [student] = (await createUsers(t.app, 1)) as [TestUser];
     const exam = await createExam(t.app, admin, examBody(2, 1), { enroll: [student] });
-    const socket = await connectSocket(t.url, '/exam', student.token);
-    const acks = await Promise.all(Array.from({ length: 30 }, () => request(socket, 'attempt:start', { examId: exam.id })));
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+    const acks = await Promise.all(Array.from({ length: 30 }, () => request(socket, EXAM_EVENTS.start, { examId: exam.id })));
     const limited = acks.flatMap((a) => (!a.ok ? [a.error] : []));
     expect(limited.length).toBeGreaterThan(0);
     expect(limited.every((e) => e.code === 'RATE_LIMITED' && e.retryAfterMs! > 0)).toBe(true);
-    expect(new Set(acks.flatMap((a) => (a.ok ? [(a as unknown as AttemptStartResult).attempt.id] : []))).size).toBe(1);
+    expect(new Set(acks.flatMap((a) => (a.ok ? [a.attempt.id] : []))).size).toBe(1);
     await sleep(Math.max(...limited.map((e) => e.retryAfterMs!)));
-    expect(await request(socket, 'attempt:start', { examId: exam.id })).toMatchObject({ ok: true });
+    expect(await request(socket, EXAM_EVENTS.start, { examId: exam.id })).toMatchObject({ ok: true });
   });
 });

@@ -3,7 +3,7 @@
  * left, always with the deadline the database holds and the database's notion of now.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { TimerEvent } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, type TimerEvent } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, type TestUser } from './helpers/exam.js';
 import { sql } from './helpers/pg.js';
@@ -22,10 +22,10 @@ beforeAll(async () => {
 async function startTimed(seconds: number) {
   const [student] = (await createUsers(t.app, 1)) as [TestUser];
   const exam = await createExam(t.app, admin, examBody(2, 1, { durationSeconds: seconds }), { enroll: [student] });
-  const socket = await connectSocket(t.url, '/exam', student.token);
+  const socket = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
   const timers: TimerEvent[] = [];
-  socket.on('timer', (ev: TimerEvent) => timers.push(ev));
-  const started = await ok<{ attempt: { id: number; deadlineAt: string } }>(socket, 'attempt:start', { examId: exam.id });
+  socket.on(EXAM_EVENTS.timer, (ev) => timers.push(ev));
+  const started = await ok(socket, EXAM_EVENTS.start, { examId: exam.id });
   return { socket, timers, attemptId: started.attempt.id, deadlineAt: started.attempt.deadlineAt };
 }
 

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { FeedHub } from '../server/realtime/feed.js';
-import type { AttemptStartResult, RosterRow } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, INVIGILATOR_EVENTS, INVIGILATOR_NAMESPACE, type RosterRow } from '../server/protocol.js';
 import { examBody, loginAs, seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
 import { afterFile } from './helpers/db.js';
@@ -106,17 +106,17 @@ describe('feed: live events', () => {
   it('sends the same events as the Socket.IO console, for a student on another node', async () => {
     const feed = await openFeed(b, examId, { header: invigilatorToken });
     await waitFor('the roster', () => feed.messages.length >= 1);
-    const inv = await connectSocket(b.url, '/invigilator', invigilatorToken);
-    await ok(inv, 'exam:watch', { examId });
+    const inv = await connectSocket(b.url, INVIGILATOR_NAMESPACE, invigilatorToken);
+    await ok(inv, INVIGILATOR_EVENTS.watch, { examId });
     const consoleEvents = recordAll(inv);
 
-    const student = await connectSocket(a.url, '/exam', students.get(email(1))!.token);
-    const started = await ok<AttemptStartResult>(student, 'attempt:start', { examId });
+    const student = await connectSocket(a.url, EXAM_NAMESPACE, students.get(email(1))!.token);
+    const started = await ok(student, EXAM_EVENTS.start, { examId });
     const attemptId = started.attempt.id;
     const q = started.exam.sections[0]!.questions[0]!;
-    await ok(student, 'answer', { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 });
-    await ok(student, 'proctor:event', { attemptId, type: 'visibility_hidden', detail: { ms: 900 } });
-    await ok(student, 'submit', { attemptId });
+    await ok(student, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 });
+    await ok(student, EXAM_EVENTS.proctor, { attemptId, type: 'visibility_hidden', detail: { ms: 900 } });
+    await ok(student, EXAM_EVENTS.submit, { attemptId });
 
     const has = (m: FeedMessage[], event: string, match: (d: Record<string, unknown>) => boolean) =>
       m.some((x) => x.event === event && [x.data].flat().some((d) => match(d as Record<string, unknown>)));
@@ -149,11 +149,11 @@ describe('feed: live events', () => {
       return rows;
     });
     try {
-      const student = await connectSocket(a.url, '/exam', students.get(email(2))!.token);
-      const started = await ok<AttemptStartResult>(student, 'attempt:start', { examId });
+      const student = await connectSocket(a.url, EXAM_NAMESPACE, students.get(email(2))!.token);
+      const started = await ok(student, EXAM_EVENTS.start, { examId });
       const pending = openFeed(b, examId, { header: invigilatorToken });
       await waitFor('the snapshot to be under way', () => spy.mock.calls.length > 0);
-      await ok(student, 'proctor:event', { attemptId: started.attempt.id, type: 'paste' });
+      await ok(student, EXAM_EVENTS.proctor, { attemptId: started.attempt.id, type: 'paste' });
       const feed = await pending;
       await waitFor('the roster and the event', () => feed.messages.length >= 2, 5000);
       expect(feed.messages[0]!.event).toBe('roster');
@@ -165,8 +165,8 @@ describe('feed: live events', () => {
 
   it('leaves Socket.IO working on the same server', async () => {
     const feed = await openFeed(b, examId, { query: invigilatorToken });
-    const student = await connectSocket(b.url, '/exam', students.get(email(3))!.token);
-    const started = await ok<AttemptStartResult>(student, 'attempt:start', { examId });
+    const student = await connectSocket(b.url, EXAM_NAMESPACE, students.get(email(3))!.token);
+    const started = await ok(student, EXAM_EVENTS.start, { examId });
     expect(started.attempt.status).toBe('in_progress');
     await waitFor('the start on the feed', () =>
       feed.messages.some((m) => m.event === 'roster:update' && [m.data].flat().some((d) => (d as { attemptId?: number }).attemptId === started.attempt.id)),

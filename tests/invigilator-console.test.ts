@@ -5,20 +5,12 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExamAdminView } from '../server/exam/authoring.js';
-import type {
-  AttemptEndedEvent,
-  AttemptStartResult,
-  InvigilatorProctorEvent,
-  MessageEvent,
-  RosterRow,
-  SubmitResult,
-  TimerEvent,
-} from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, INVIGILATOR_EVENTS, INVIGILATOR_NAMESPACE, type AttemptStartResult, type RosterRow } from '../server/protocol.js';
 import { bearer, examBody, loginAs, seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
 import { asList, collect, collectRoster, createExamVia, sleep, tokensFor, waitFor } from './helpers/nodes.js';
 import { sql } from './helpers/pg.js';
-import { connectSocket, nextEvent, ok, request, type ClientSocket } from './helpers/sockets.js';
+import { connectSocket, nextEvent, ok, request, type InvigilatorClientSocket, type RequestOf, type StudentSocket } from './helpers/sockets.js';
 
 let a: TestApp;
 let b: TestApp;
@@ -55,15 +47,15 @@ function option(questionId: number, right = true): number {
   throw new Error(`no question ${questionId}`);
 }
 
-async function startOn(node: TestApp, n: number, examId: number): Promise<{ socket: ClientSocket; started: AttemptStartResult }> {
-  const socket = await connectSocket(node.url, '/exam', studentToken[n]);
-  const started = await ok<AttemptStartResult>(socket, 'attempt:start', { examId });
+async function startOn(node: TestApp, n: number, examId: number): Promise<{ socket: StudentSocket; started: AttemptStartResult }> {
+  const socket = await connectSocket(node.url, EXAM_NAMESPACE, studentToken[n]);
+  const started = await ok(socket, EXAM_EVENTS.start, { examId });
   return { socket, started };
 }
 
-async function watch(node: TestApp, examId: number): Promise<{ inv: ClientSocket; roster: RosterRow[] }> {
-  const inv = await connectSocket(node.url, '/invigilator', invigilatorToken);
-  const { roster } = await ok<{ roster: RosterRow[] }>(inv, 'exam:watch', { examId });
+async function watch(node: TestApp, examId: number): Promise<{ inv: InvigilatorClientSocket; roster: RosterRow[] }> {
+  const inv = await connectSocket(node.url, INVIGILATOR_NAMESPACE, invigilatorToken);
+  const { roster } = await ok(inv, INVIGILATOR_EVENTS.watch, { examId });
   return { inv, roster };
 }
 
@@ -96,15 +88,15 @@ describe('live view across nodes', () => {
     );
 
     const [q1, q2] = started.exam.sections[0]!.questions;
-    await ok(socket, 'answer', { attemptId, questionId: q1!.id, optionId: q1!.options[0]!.id, seq: 1 });
-    await ok(socket, 'answer', { attemptId, questionId: q2!.id, optionId: q2!.options[1]!.id, seq: 2 });
+    await ok(socket, EXAM_EVENTS.answer, { attemptId, questionId: q1!.id, optionId: q1!.options[0]!.id, seq: 1 });
+    await ok(socket, EXAM_EVENTS.answer, { attemptId, questionId: q2!.id, optionId: q2!.options[1]!.id, seq: 2 });
     const progress = await waitFor('answered 2 on B', () =>
       rows.find((r) => r.payload.attemptId === attemptId && r.payload.answered === 2),
     );
     expect(progress.payload.student.id).toBe(sid);
 
-    const proctor = nextEvent<InvigilatorProctorEvent>(inv, 'proctor:event', (e) => e.attemptId === attemptId);
-    await ok(socket, 'proctor:event', { attemptId, type: 'focus_lost', detail: { durationMs: 1500 } });
+    const proctor = nextEvent(inv, INVIGILATOR_EVENTS.proctorEvent, (e) => e.attemptId === attemptId);
+    await ok(socket, EXAM_EVENTS.proctor, { attemptId, type: 'focus_lost', detail: { durationMs: 1500 } });
     const ev = await proctor;
     expect(ev).toMatchObject({ attemptId, student: { id: sid }, type: 'focus_lost', detail: { durationMs: 1500 } });
     expect(Number.isNaN(Date.parse(ev.at))).toBe(false);
@@ -112,13 +104,13 @@ describe('live view across nodes', () => {
     // A flag counts on the roster too (coalesced with progress).
     await waitFor('flags 1 on B', () => rows.some((r) => r.payload.attemptId === attemptId && r.payload.flags === 1));
 
-    const gone = nextEvent(inv, 'roster:update', (u: Parameters<typeof asList>[0]) =>
+    const gone = nextEvent(inv, INVIGILATOR_EVENTS.rosterUpdate, (u) =>
       asList(u).some((r) => r.student.id === sid && r.connected === false),
     );
     socket.disconnect();
     await gone;
     // A fresh snapshot agrees.
-    const again = await ok<{ roster: RosterRow[] }>(inv, 'exam:watch', { examId: demoExamId });
+    const again = await ok(inv, INVIGILATOR_EVENTS.watch, { examId: demoExamId });
     expect(again.roster.find((r) => r.student.id === sid)).toMatchObject({
       attemptId,
       status: 'in_progress',
@@ -147,8 +139,8 @@ describe('time extensions', () => {
     const oldDeadline = Date.parse(started.attempt.deadlineAt);
     const startedAt = Date.now();
 
-    const timer = nextEvent<TimerEvent>(socket, 'timer', (t) => t.reason === 'change');
-    const ext = await ok<{ deadlineAt: string }>(inv, 'attempt:extend', { attemptId, seconds: 5 });
+    const timer = nextEvent(socket, EXAM_EVENTS.timer, (t) => t.reason === 'change');
+    const ext = await ok(inv, INVIGILATOR_EVENTS.extendAttempt, { attemptId, seconds: 5 });
     expect(Date.parse(ext.deadlineAt) - oldDeadline).toBe(5000);
     const t = await timer;
     expect(t).toMatchObject({ attemptId, reason: 'change', deadlineAt: ext.deadlineAt });
@@ -168,7 +160,7 @@ describe('time extensions', () => {
     await sleep(Math.max(0, oldDeadline + 1000 - Date.now(), startedAt + 4000 - Date.now()));
     expect(Date.now()).toBeGreaterThan(oldDeadline + 900);
     const q = shortExam.sections[0]!.questions[0]!;
-    await expect(ok(socket, 'answer', { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 })).resolves.toMatchObject({ seq: 1 });
+    await expect(ok(socket, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 })).resolves.toMatchObject({ seq: 1 });
     const [after] = await sql<{ status: string; n: string }>(
       dbUrl,
       `select a.status, (select count(*) from attempt_answers where attempt_id = a.id)::text as n from attempts a where a.id = $1`,
@@ -180,7 +172,7 @@ describe('time extensions', () => {
   it('exam:extend moves every attempt in progress (students on two nodes), and no ended one', async () => {
     // Student 3 finished already; students 1 (started above, on A) and 2 (on C) are in progress.
     const done = await startOn(a, 3, shortExam.id);
-    await ok<SubmitResult>(done.socket, 'submit', { attemptId: done.started.attempt.id });
+    await ok(done.socket, EXAM_EVENTS.submit, { attemptId: done.started.attempt.id });
     const s1 = await startOn(a, 1, shortExam.id);
     const s2 = await startOn(c, 2, shortExam.id);
     const before = await sql<{ id: number; deadline_at: Date }>(dbUrl, 'select id, deadline_at from attempts where exam_id = $1 order by id', [
@@ -188,9 +180,9 @@ describe('time extensions', () => {
     ]);
 
     const { inv } = await watch(b, shortExam.id);
-    const t1 = nextEvent<TimerEvent>(s1.socket, 'timer', (t) => t.reason === 'change');
-    const t2 = nextEvent<TimerEvent>(s2.socket, 'timer', (t) => t.reason === 'change');
-    const res = await ok<{ extended: number }>(inv, 'exam:extend', { examId: shortExam.id, seconds: 10 });
+    const t1 = nextEvent(s1.socket, EXAM_EVENTS.timer, (t) => t.reason === 'change');
+    const t2 = nextEvent(s2.socket, EXAM_EVENTS.timer, (t) => t.reason === 'change');
+    const res = await ok(inv, INVIGILATOR_EVENTS.extendExam, { examId: shortExam.id, seconds: 10 });
     expect(res.extended).toBe(2);
 
     const after = await sql<{ id: number; deadline_at: Date }>(dbUrl, 'select id, deadline_at from attempts where exam_id = $1 order by id', [
@@ -216,11 +208,11 @@ describe('messages', () => {
     const s2 = await startOn(a, 2, demoExamId);
     const s3 = await startOn(c, 3, demoExamId);
     const s4 = await startOn(b, 4, demoExamId);
-    const got = [s2, s3, s4].map((s) => collect<MessageEvent>(s.socket, 'message'));
+    const got = [s2, s3, s4].map((s) => collect(s.socket, EXAM_EVENTS.message));
     const { inv } = await watch(b, demoExamId);
 
     const before = Date.now();
-    await ok(inv, 'exam:announce', { examId: demoExamId, text: 'Ten minutes left' });
+    await ok(inv, INVIGILATOR_EVENTS.announce, { examId: demoExamId, text: 'Ten minutes left' });
     await waitFor('the announcement on all three nodes', () => got.every((g) => g.length === 1));
     for (const g of got) {
       expect(g[0]!.payload).toMatchObject({ text: 'Ten minutes left', from: 'Ivo Invigilator' });
@@ -230,7 +222,7 @@ describe('messages', () => {
       expect.objectContaining({ actor_id: invigilatorId, detail: { text: 'Ten minutes left' } }),
     ]);
 
-    await ok(inv, 'attempt:message', { attemptId: s3.started.attempt.id, text: 'Eyes on your own screen' });
+    await ok(inv, INVIGILATOR_EVENTS.message, { attemptId: s3.started.attempt.id, text: 'Eyes on your own screen' });
     await waitFor('the private message', () => got[1]!.length === 2);
     expect(got[1]![1]!.payload).toMatchObject({ text: 'Eyes on your own screen', from: 'Ivo Invigilator' });
     await sleep(300);
@@ -248,10 +240,10 @@ describe('ending attempts', () => {
     const attemptId = started.attempt.id;
     const { inv } = await watch(b, demoExamId);
     const rows = collectRoster(inv);
-    const studentEnded = nextEvent<AttemptEndedEvent>(socket, 'attempt:ended');
-    const invEnded = nextEvent<AttemptEndedEvent>(inv, 'attempt:ended', (e) => e.attemptId === attemptId);
+    const studentEnded = nextEvent(socket, EXAM_EVENTS.ended);
+    const invEnded = nextEvent(inv, INVIGILATOR_EVENTS.ended, (e) => e.attemptId === attemptId);
 
-    const res = await ok<SubmitResult>(inv, 'attempt:terminate', { attemptId, reason: 'Phone on the desk' });
+    const res = await ok(inv, INVIGILATOR_EVENTS.terminate, { attemptId, reason: 'Phone on the desk' });
     expect(res.attempt).toMatchObject({ id: attemptId, status: 'terminated' });
     expect(await studentEnded).toEqual({ attemptId, status: 'terminated', reason: 'Phone on the desk' });
     expect(await invEnded).toEqual({ examId: demoExamId, attemptId, status: 'terminated', reason: 'Phone on the desk' });
@@ -266,13 +258,14 @@ describe('ending attempts', () => {
 
     // The student can no longer answer, and acting again on it is refused.
     const q = started.exam.sections[0]!.questions[0]!;
-    const late = await request(socket, 'answer', { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 });
+    const late = await request(socket, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1 });
     expect(late).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
-    for (const [event, payload] of [
-      ['attempt:terminate', { attemptId, reason: 'again' }],
-      ['attempt:submit', { attemptId }],
-      ['attempt:extend', { attemptId, seconds: 60 }],
-    ] as const) {
+    const again: RequestOf<InvigilatorClientSocket>[] = [
+      [INVIGILATOR_EVENTS.terminate, { attemptId, reason: 'again' }],
+      [INVIGILATOR_EVENTS.forceSubmit, { attemptId }],
+      [INVIGILATOR_EVENTS.extendAttempt, { attemptId, seconds: 60 }],
+    ];
+    for (const [event, payload] of again) {
       expect(await request(inv, event, payload), event).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
     }
     const [still] = await sql<{ status: string; deadline_at: Date }>(dbUrl, 'select status, deadline_at from attempts where id = $1', [attemptId]);
@@ -287,14 +280,14 @@ describe('ending attempts', () => {
     const { socket, started } = await startOn(a, 6, demoExamId);
     const attemptId = started.attempt.id;
     const qs = started.exam.sections.flatMap((s) => s.questions);
-    await ok(socket, 'answer', { attemptId, questionId: qs[0]!.id, optionId: option(qs[0]!.id), seq: 1 });
-    await ok(socket, 'answer', { attemptId, questionId: qs[1]!.id, optionId: option(qs[1]!.id), seq: 2 });
-    await ok(socket, 'answer', { attemptId, questionId: qs[2]!.id, optionId: option(qs[2]!.id, false), seq: 3 });
+    await ok(socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[0]!.id, optionId: option(qs[0]!.id), seq: 1 });
+    await ok(socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[1]!.id, optionId: option(qs[1]!.id), seq: 2 });
+    await ok(socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[2]!.id, optionId: option(qs[2]!.id, false), seq: 3 });
     const { inv } = await watch(b, demoExamId);
     const rows = collectRoster(inv);
-    const studentEnded = nextEvent<AttemptEndedEvent>(socket, 'attempt:ended');
+    const studentEnded = nextEvent(socket, EXAM_EVENTS.ended);
 
-    const res = await ok<SubmitResult>(inv, 'attempt:submit', { attemptId });
+    const res = await ok(inv, INVIGILATOR_EVENTS.forceSubmit, { attemptId });
     expect(res.attempt).toMatchObject({ id: attemptId, status: 'submitted', score: 2, maxScore: 24 });
     expect(await studentEnded).toEqual({ attemptId, status: 'submitted', reason: 'forced' });
     await waitFor('status on the roster', () => rows.some((r) => r.payload.attemptId === attemptId && r.payload.status === 'submitted'));
@@ -305,8 +298,8 @@ describe('ending attempts', () => {
     expect(db).toEqual({ status: 'submitted', score: 2, max_score: 24 });
     expect(await auditRows(demoExamId, attemptId, 'force_submitted')).toEqual([expect.objectContaining({ actor_id: invigilatorId, detail: {} })]);
 
-    expect(await request(inv, 'attempt:submit', { attemptId })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
-    expect(await request(inv, 'attempt:terminate', { attemptId, reason: 'late' })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
+    expect(await request(inv, INVIGILATOR_EVENTS.forceSubmit, { attemptId })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
+    expect(await request(inv, INVIGILATOR_EVENTS.terminate, { attemptId, reason: 'late' })).toMatchObject({ ok: false, error: { code: 'ATTEMPT_CLOSED' } });
     const [still] = await sql<{ status: string }>(dbUrl, 'select status from attempts where id = $1', [attemptId]);
     expect(still!.status).toBe('submitted');
     expect(await auditRows(demoExamId, attemptId, 'force_submitted')).toHaveLength(1);

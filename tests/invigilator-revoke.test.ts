@@ -4,11 +4,11 @@
  */
 import { WebSocket } from 'ws';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AttemptStartResult, RosterRow } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, INVIGILATOR_EVENTS, INVIGILATOR_NAMESPACE } from '../server/protocol.js';
 import { bearer, loginAs, seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
 import { collect, insertUser, sleep, tokensFor, waitFor } from './helpers/nodes.js';
-import { connectSocket, ok } from './helpers/sockets.js';
+import { connectSocket, ok, request } from './helpers/sockets.js';
 
 let a: TestApp;
 let b: TestApp;
@@ -28,12 +28,12 @@ describe('an invigilator removed from an exam', () => {
     expect((await assign(['invigilator@example.com', 'second@example.com'])).statusCode).toBe(200);
 
     const tokens = await tokensFor(b, ['invigilator@example.com', 'second@example.com', 'student1@example.com']);
-    const kept = await connectSocket(b.url, '/invigilator', tokens.get('invigilator@example.com')!.token);
-    const removed = await connectSocket(a.url, '/invigilator', tokens.get('second@example.com')!.token);
-    await ok<{ roster: RosterRow[] }>(kept, 'exam:watch', { examId });
-    await ok<{ roster: RosterRow[] }>(removed, 'exam:watch', { examId });
-    const keptEvents = collect(kept, 'proctor:event');
-    const removedEvents = collect(removed, 'proctor:event');
+    const kept = await connectSocket(b.url, INVIGILATOR_NAMESPACE, tokens.get('invigilator@example.com')!.token);
+    const removed = await connectSocket(a.url, INVIGILATOR_NAMESPACE, tokens.get('second@example.com')!.token);
+    await ok(kept, INVIGILATOR_EVENTS.watch, { examId });
+    await ok(removed, INVIGILATOR_EVENTS.watch, { examId });
+    const keptEvents = collect(kept, INVIGILATOR_EVENTS.proctorEvent);
+    const removedEvents = collect(removed, INVIGILATOR_EVENTS.proctorEvent);
 
     const feed = new WebSocket(`${b.url.replace('http', 'ws')}/api/exams/${examId}/feed`, {
       headers: { authorization: `Bearer ${tokens.get('second@example.com')!.token}` },
@@ -44,19 +44,19 @@ describe('an invigilator removed from an exam', () => {
       feed.once('error', reject);
     });
 
-    const student = await connectSocket(a.url, '/exam', tokens.get('student1@example.com')!.token);
-    const started = await ok<AttemptStartResult>(student, 'attempt:start', { examId });
-    await ok(student, 'proctor:event', { attemptId: started.attempt.id, type: 'focus_lost' });
+    const student = await connectSocket(a.url, EXAM_NAMESPACE, tokens.get('student1@example.com')!.token);
+    const started = await ok(student, EXAM_EVENTS.start, { examId });
+    await ok(student, EXAM_EVENTS.proctor, { attemptId: started.attempt.id, type: 'focus_lost' });
     await waitFor('both consoles see the first event', () => keptEvents.length === 1 && removedEvents.length === 1);
 
     expect((await assign(['invigilator@example.com'])).statusCode).toBe(200);
     expect(await closed).toBe(1008);
-    await ok(student, 'proctor:event', { attemptId: started.attempt.id, type: 'paste' });
+    await ok(student, EXAM_EVENTS.proctor, { attemptId: started.attempt.id, type: 'paste' });
     await waitFor('the kept console sees the second event', () => keptEvents.length === 2);
     await sleep(300);
     expect(removedEvents).toHaveLength(1);
     // And any action of theirs is refused: authorization is checked on every event.
-    const refused = await removed.timeout(5000).emitWithAck('exam:announce', { examId, text: 'hello' });
+    const refused = await request(removed, INVIGILATOR_EVENTS.announce, { examId, text: 'hello' });
     expect(refused).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
   });
 });

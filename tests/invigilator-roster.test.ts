@@ -6,12 +6,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isTransactionControl } from '../server/db/query-counter.js';
 import type { ExamAdminView } from '../server/exam/authoring.js';
-import type { AttemptStartResult, RosterRow } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, INVIGILATOR_EVENTS, INVIGILATOR_NAMESPACE, type AttemptStartResult, type RosterRow } from '../server/protocol.js';
 import { examBody, loginAs, seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
 import { collectRoster, createExamVia, insertStudents, sleep, tokensFor, waitFor } from './helpers/nodes.js';
 import { sql } from './helpers/pg.js';
-import { connectSocket, ok, type ClientSocket } from './helpers/sockets.js';
+import { connectSocket, ok, type StudentSocket } from './helpers/sockets.js';
 
 let a: TestApp;
 let b: TestApp;
@@ -56,26 +56,26 @@ describe('exam:watch roster', () => {
 
     // Some life in both classes: two students started (one answered, one flagged), on node B.
     const tokens = await tokensFor(a, [small.students[0]!.email, small.students[1]!.email, large.students[7]!.email]);
-    const live: { socket: ClientSocket; started: AttemptStartResult }[] = [];
+    const live: { socket: StudentSocket; started: AttemptStartResult }[] = [];
     for (const [email, examId] of [
       [small.students[0]!.email, small.exam.id],
       [small.students[1]!.email, small.exam.id],
       [large.students[7]!.email, large.exam.id],
     ] as const) {
-      const socket = await connectSocket(b.url, '/exam', tokens.get(email)!.token);
-      live.push({ socket, started: await ok<AttemptStartResult>(socket, 'attempt:start', { examId }) });
+      const socket = await connectSocket(b.url, EXAM_NAMESPACE, tokens.get(email)!.token);
+      live.push({ socket, started: await ok(socket, EXAM_EVENTS.start, { examId }) });
     }
     const [first, second] = live;
     const qs = first!.started.exam.sections.flatMap((s) => s.questions);
     for (let i = 0; i < 3; i++) {
-      await ok(first!.socket, 'answer', { attemptId: first!.started.attempt.id, questionId: qs[i]!.id, optionId: qs[i]!.options[0]!.id, seq: i + 1 });
+      await ok(first!.socket, EXAM_EVENTS.answer, { attemptId: first!.started.attempt.id, questionId: qs[i]!.id, optionId: qs[i]!.options[0]!.id, seq: i + 1 });
     }
     // A cleared answer (optionId null) is not counted as answered.
-    await ok(first!.socket, 'answer', { attemptId: first!.started.attempt.id, questionId: qs[3]!.id, optionId: null, seq: 4 });
-    await ok(second!.socket, 'proctor:event', { attemptId: second!.started.attempt.id, type: 'visibility_hidden' });
-    await ok(second!.socket, 'proctor:event', { attemptId: second!.started.attempt.id, type: 'paste', detail: { chars: 12 } });
+    await ok(first!.socket, EXAM_EVENTS.answer, { attemptId: first!.started.attempt.id, questionId: qs[3]!.id, optionId: null, seq: 4 });
+    await ok(second!.socket, EXAM_EVENTS.proctor, { attemptId: second!.started.attempt.id, type: 'visibility_hidden' });
+    await ok(second!.socket, EXAM_EVENTS.proctor, { attemptId: second!.started.attempt.id, type: 'paste', detail: { chars: 12 } });
     // Not a flag.
-    await ok(second!.socket, 'proctor:event', { attemptId: second!.started.attempt.id, type: 'fullscreen_enter' });
+    await ok(second!.socket, EXAM_EVENTS.proctor, { attemptId: second!.started.attempt.id, type: 'fullscreen_enter' });
     // Many attempts in the large class too (straight into the database): rows with and without attempts.
     await sql(
       a.databaseUrl,
@@ -130,13 +130,13 @@ describe('exam:watch roster', () => {
     expect(l.roster.filter((r) => r.status === 'not_started' && r.attemptId === null)).toHaveLength(119);
 
     // Through the socket (on the node where the students are not): the same roster, `connected` from presence.
-    const inv = await connectSocket(a.url, '/invigilator', invigilatorToken);
-    const { result, statements } = await a.app.queries.record(() => ok<{ roster: RosterRow[] }>(inv, 'exam:watch', { examId: large.exam.id }));
+    const inv = await connectSocket(a.url, INVIGILATOR_NAMESPACE, invigilatorToken);
+    const { result, statements } = await a.app.queries.record(() => ok(inv, INVIGILATOR_EVENTS.watch, { examId: large.exam.id }));
     expect(statements.filter((st) => !isTransactionControl(st)).length).toBeLessThanOrEqual(2);
     expect(result.roster).toHaveLength(200);
     const connected = result.roster.filter((r) => r.connected).map((r) => r.student.id);
     expect(connected).toEqual([large.students[7]!.id]);
-    const small2 = await ok<{ roster: RosterRow[] }>(inv, 'exam:watch', { examId: small.exam.id });
+    const small2 = await ok(inv, INVIGILATOR_EVENTS.watch, { examId: small.exam.id });
     expect(small2.roster.filter((r) => r.connected).map((r) => r.student.id).sort((x, y) => x - y)).toEqual(
       [small.students[0]!.id, small.students[1]!.id].sort((x, y) => x - y),
     );
@@ -147,18 +147,18 @@ describe('live progress', () => {
   it('coalesces one student answering 20 questions into ~1 roster:update per second, ending at 20 answered', async () => {
     const cls = await classOf(1, 20);
     const [st] = cls.students;
-    const inv = await connectSocket(a.url, '/invigilator', invigilatorToken);
-    await ok(inv, 'exam:watch', { examId: cls.exam.id });
+    const inv = await connectSocket(a.url, INVIGILATOR_NAMESPACE, invigilatorToken);
+    await ok(inv, INVIGILATOR_EVENTS.watch, { examId: cls.exam.id });
     const rows = collectRoster(inv);
-    const socket = await connectSocket(b.url, '/exam', (await tokensFor(b, [st!.email])).get(st!.email)!.token);
-    const started = await ok<AttemptStartResult>(socket, 'attempt:start', { examId: cls.exam.id });
+    const socket = await connectSocket(b.url, EXAM_NAMESPACE, (await tokensFor(b, [st!.email])).get(st!.email)!.token);
+    const started = await ok(socket, EXAM_EVENTS.start, { examId: cls.exam.id });
     const attemptId = started.attempt.id;
     const qs = started.exam.sections.flatMap((s) => s.questions);
     expect(qs).toHaveLength(20);
 
     const t0 = Date.now();
     for (let i = 0; i < 20; i++) {
-      await ok(socket, 'answer', { attemptId, questionId: qs[i]!.id, optionId: qs[i]!.options[1]!.id, seq: i + 1 });
+      await ok(socket, EXAM_EVENTS.answer, { attemptId, questionId: qs[i]!.id, optionId: qs[i]!.options[1]!.id, seq: i + 1 });
       await sleep(100);
     }
     const elapsed = Date.now() - t0;

@@ -4,7 +4,7 @@
  * while a well-formed one is acted on.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { EXAM_EVENTS, type AttemptStartResult } from '../server/protocol.js';
+import { EXAM_EVENTS } from '../server/protocol.js';
 import { BUS_EVENT } from '../server/realtime/cluster-bus.js';
 import { seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
 describe('the node bus', () => {
   it('drops malformed messages from another node and acts on well-formed ones', async () => {
     const socket = await connectSocket(b.url, '/exam', token);
-    const started = await ok<AttemptStartResult>(socket, EXAM_EVENTS.start, { examId });
+    const started = await ok(socket, EXAM_EVENTS.start, { examId });
     const attemptId = started.attempt.id;
     const ended: unknown[] = [];
     socket.on(EXAM_EVENTS.ended, (ev) => ended.push(ev));

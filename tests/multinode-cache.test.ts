@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CachedExam } from '../server/cache/question-cache.js';
-import type { AttemptStartResult } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
 import { bearer, loginAs, seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
 import { tokensFor, waitFor } from './helpers/nodes.js';
@@ -30,8 +30,8 @@ const localKeys = (node: TestApp) =>
 
 describe('exam edits', () => {
   it("evict every node's in-process question cache; the next start there serves the new version", async () => {
-    const s1 = await connectSocket(b.url, '/exam', students.get('student1@example.com')!.token);
-    const first = await ok<AttemptStartResult>(s1, 'attempt:start', { examId });
+    const s1 = await connectSocket(b.url, EXAM_NAMESPACE, students.get('student1@example.com')!.token);
+    const first = await ok(s1, EXAM_EVENTS.start, { examId });
     expect(first.exam.title).toBe('Demo exam');
     const [{ version }] = (await sql<{ version: number }>(b.databaseUrl, 'select version from exams where id = $1', [examId])) as [{ version: number }];
     expect(localKeys(b)).toContain(`${examId}:${version}`);
@@ -54,9 +54,9 @@ describe('exam edits', () => {
     }
 
     // Observable: a new start on B gets the new title; the resumed attempt too.
-    const s2 = await connectSocket(b.url, '/exam', students.get('student2@example.com')!.token);
-    expect((await ok<AttemptStartResult>(s2, 'attempt:start', { examId })).exam.title).toBe('Demo exam (v2)');
-    expect((await ok<AttemptStartResult>(s1, 'attempt:start', { examId })).exam.title).toBe('Demo exam (v2)');
+    const s2 = await connectSocket(b.url, EXAM_NAMESPACE, students.get('student2@example.com')!.token);
+    expect((await ok(s2, EXAM_EVENTS.start, { examId })).exam.title).toBe('Demo exam (v2)');
+    expect((await ok(s1, EXAM_EVENTS.start, { examId })).exam.title).toBe('Demo exam (v2)');
     expect(localKeys(b)).toContain(`${examId}:${version + 1}`);
   });
 });

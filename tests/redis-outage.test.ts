@@ -4,7 +4,7 @@
  * node's invigilators still get a roster with this node's presence. /readyz says Redis is down.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AttemptStartResult, RosterRow, SubmitResult } from '../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, INVIGILATOR_EVENTS, INVIGILATOR_NAMESPACE } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createExam, createUsers, questionsOf, type TestUser } from './helpers/exam.js';
 import { countRows } from './helpers/pg.js';
@@ -35,20 +35,20 @@ describe('with Redis gone', () => {
     expect(ready.statusCode).toBe(503);
     expect(ready.json().checks).toMatchObject({ database: 'ok', redis: 'down', fanout: 'down' });
 
-    const socket = await connectSocket(t.url, '/exam', students[0]!.token);
-    const started = await ok<AttemptStartResult>(socket, 'attempt:start', { examId: exam.id });
+    const socket = await connectSocket(t.url, EXAM_NAMESPACE, students[0]!.token);
+    const started = await ok(socket, EXAM_EVENTS.start, { examId: exam.id });
     const questions = questionsOf(started.exam);
     expect(questions).toHaveLength(6);
     for (const [i, q] of questions.entries()) {
-      await ok(socket, 'answer', { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: i + 1 });
+      await ok(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: i + 1 });
     }
     expect(await countRows(t.databaseUrl, 'attempt_answers where attempt_id = $1', [started.attempt.id])).toBe(6);
 
-    const room = await connectSocket(t.url, '/invigilator', invigilator.token);
-    const watch = await ok<{ roster: RosterRow[] }>(room, 'exam:watch', { examId: exam.id });
+    const room = await connectSocket(t.url, INVIGILATOR_NAMESPACE, invigilator.token);
+    const watch = await ok(room, INVIGILATOR_EVENTS.watch, { examId: exam.id });
     expect(watch.roster.find((r) => r.student.id === students[0]!.id)).toMatchObject({ connected: true, answered: 6 });
 
-    const submitted = await ok<SubmitResult>(socket, 'submit', { attemptId: started.attempt.id });
+    const submitted = await ok(socket, EXAM_EVENTS.submit, { attemptId: started.attempt.id });
     expect(submitted.attempt.status).toBe('submitted');
   });
 });

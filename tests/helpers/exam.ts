@@ -3,9 +3,9 @@ import type { App } from '../../server/app.js';
 import { User, type Role } from '../../entities/user.js';
 import { hashPassword } from '../../server/auth/passwords.js';
 import type { ExamAdminView } from '../../server/exam/authoring.js';
-import type { AttemptStartResult, CreateExamBody } from '../../server/protocol.js';
+import { EXAM_EVENTS, EXAM_NAMESPACE, type AttemptStartResult, type CreateExamBody } from '../../server/protocol.js';
 import { bearer } from './app.js';
-import { connectSocket, ok, type ClientSocket } from './sockets.js';
+import { connectSocket, ok, type StudentSocket } from './sockets.js';
 
 /** A user made for a test, with a token issued by the app (no login round trip, no scrypt per user). */
 export interface TestUser {
@@ -71,9 +71,9 @@ export async function startAttempt(
   url: string,
   student: Pick<TestUser, 'token'>,
   examId: number,
-): Promise<{ socket: ClientSocket; started: AttemptStartResult }> {
-  const socket = await connectSocket(url, '/exam', student.token);
-  const started = await ok<AttemptStartResult>(socket, 'attempt:start', { examId });
+): Promise<{ socket: StudentSocket; started: AttemptStartResult }> {
+  const socket = await connectSocket(url, EXAM_NAMESPACE, student.token);
+  const started = await ok(socket, EXAM_EVENTS.start, { examId });
   return { socket, started };
 }
 

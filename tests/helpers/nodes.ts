@@ -1,12 +1,13 @@
 import type { Socket as TcpSocket } from 'node:net';
+import type { Socket } from 'socket.io-client';
 import type { Role } from '../../entities/user.js';
 import { hashPassword } from '../../server/auth/passwords.js';
 import type { ExamAdminView } from '../../server/exam/authoring.js';
-import type { CreateExamBody, RosterUpdate } from '../../server/protocol.js';
+import { INVIGILATOR_EVENTS, type CreateExamBody, type RosterUpdate } from '../../server/protocol.js';
 import { bearer, type TestApp, type TestAppOptions } from './app.js';
 import { startCluster } from './cluster.js';
 import { sql } from './pg.js';
-import type { ClientSocket } from './sockets.js';
+import type { EventPayload, EventsOf, InvigilatorClientSocket, NamespaceSocket } from './sockets.js';
 
 // ---------------------------------------------------------------------------------------------
 // Nodes whose TCP connections we can cut (an abrupt crash, as the clients see it)
@@ -128,17 +129,19 @@ export interface Received<T> {
   payload: T;
 }
 
-/** Records every `event` the socket receives from now on, with its arrival time. */
-export function collect<T = unknown>(socket: ClientSocket, event: string): Received<T>[] {
-  const seen: Received<T>[] = [];
-  socket.on(event, (payload: T) => seen.push({ at: Date.now(), payload }));
+/** Records every `event` the socket receives from now on, with its arrival time (payloads typed by the namespace's map). */
+export function collect<S extends NamespaceSocket, E extends keyof EventsOf<S>>(socket: S, event: E): Received<EventPayload<EventsOf<S>[E]>>[];
+// The implementation listens on the untyped view of the socket; the signature above is what callers see.
+export function collect<P>(socket: Socket, event: string): Received<P>[] {
+  const seen: Received<P>[] = [];
+  socket.on(event, (payload: P) => seen.push({ at: Date.now(), payload }));
   return seen;
 }
 
 /** Every roster row update the socket receives from now on, flattened, with arrival times. */
-export function collectRoster(socket: ClientSocket): Received<RosterUpdate>[] {
+export function collectRoster(socket: InvigilatorClientSocket): Received<RosterUpdate>[] {
   const rows: Received<RosterUpdate>[] = [];
-  socket.on('roster:update', (u: RosterUpdate | RosterUpdate[]) => {
+  socket.on(INVIGILATOR_EVENTS.rosterUpdate, (u) => {
     const at = Date.now();
     for (const payload of asList(u)) rows.push({ at, payload });
   });
