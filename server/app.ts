@@ -42,7 +42,7 @@ export async function buildApp(config: Config): Promise<App> {
       level: config.logLevel,
       base: { pid: process.pid, hostname: hostname() },
       serializers: {
-        // The WebSocket feed accepts `?token=`: never let it reach a log line.
+        // The feed refuses a `?token=`; one sent anyway must still not reach a log line.
         req: (req) => ({
           method: req.method,
           url: req.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'),
@@ -50,7 +50,7 @@ export async function buildApp(config: Config): Promise<App> {
         }),
       },
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password', 'password', 'token'],
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["sec-websocket-protocol"]', 'body.password', 'password', 'token'],
         censor: '[redacted]',
       },
     },

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { FeedHub } from '../server/realtime/feed.js';
+import { FEED_PROTOCOL, FEED_TOKEN_PROTOCOL_PREFIX, FeedHub } from '../server/realtime/feed.js';
 import { EXAM_EVENTS, EXAM_NAMESPACE, INVIGILATOR_EVENTS, INVIGILATOR_NAMESPACE, type RosterRow } from '../server/protocol.js';
 import { examBody, loginAs, seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
@@ -38,10 +38,15 @@ afterFile(async () => {
 function openFeed(
   node: TestApp,
   id: number | string,
-  auth: { header?: string; query?: string } = {},
+  auth: { header?: string; protocol?: string; query?: string; origin?: string } = {},
 ): Promise<{ ws: WebSocket; messages: FeedMessage[] }> {
   const url = `${node.url.replace('http', 'ws')}/api/exams/${id}/feed${auth.query ? `?token=${encodeURIComponent(auth.query)}` : ''}`;
-  const ws = new WebSocket(url, { headers: auth.header ? { authorization: `Bearer ${auth.header}` } : {} });
+  // A browser's way: the token as a second subprotocol next to the feed's own.
+  const protocols = auth.protocol ? [FEED_PROTOCOL, `${FEED_TOKEN_PROTOCOL_PREFIX}${auth.protocol}`] : [];
+  const headers: Record<string, string> = {};
+  if (auth.header) headers.authorization = `Bearer ${auth.header}`;
+  if (auth.origin) headers.origin = auth.origin;
+  const ws = new WebSocket(url, protocols, { headers });
   openFeeds.add(ws);
   const messages: FeedMessage[] = [];
   ws.on('message', (raw) => messages.push(JSON.parse(String(raw)) as FeedMessage));
@@ -81,16 +86,27 @@ beforeAll(async () => {
 describe('feed: authorization (before the upgrade)', () => {
   it('refuses a student token (403), no token (401), a bad token (401), an unassigned invigilator (403)', async () => {
     expect(await refusal(openFeed(b, examId, { header: students.get(email(1))!.token }))).toBe(403);
-    expect(await refusal(openFeed(b, examId, { query: students.get(email(1))!.token }))).toBe(403);
+    expect(await refusal(openFeed(b, examId, { protocol: students.get(email(1))!.token }))).toBe(403);
     expect(await refusal(openFeed(b, examId))).toBe(401);
     expect(await refusal(openFeed(b, examId, { header: 'garbage' }))).toBe(401);
-    expect(await refusal(openFeed(b, examId, { query: invigilatorToken.slice(0, -2) + 'xx' }))).toBe(401);
+    expect(await refusal(openFeed(b, examId, { protocol: invigilatorToken.slice(0, -2) + 'xx' }))).toBe(401);
     expect(await refusal(openFeed(b, examId, { header: otherToken }))).toBe(403);
-    expect(await refusal(openFeed(b, examId, { query: otherToken }))).toBe(403);
+    expect(await refusal(openFeed(b, examId, { protocol: otherToken }))).toBe(403);
   });
 
-  it('accepts the assigned invigilator by header or by ?token=, and an admin; roster first', async () => {
-    for (const auth of [{ header: invigilatorToken }, { query: invigilatorToken }, { query: adminToken }]) {
+  it('refuses a token in the URL (proxies and logs keep URLs), even a valid one', async () => {
+    expect(await refusal(openFeed(b, examId, { query: invigilatorToken }))).toBe(401);
+  });
+
+  it("refuses a browser on another site (Origin), like Socket.IO's handshake; the server's own origin is fine", async () => {
+    expect(await refusal(openFeed(b, examId, { protocol: invigilatorToken, origin: 'https://evil.example' }))).toBe(403);
+    const { ws } = await openFeed(b, examId, { protocol: invigilatorToken, origin: b.url });
+    expect(ws.protocol).toBe(FEED_PROTOCOL);
+    ws.close();
+  });
+
+  it('accepts the assigned invigilator by header or by subprotocol, and an admin; roster first', async () => {
+    for (const auth of [{ header: invigilatorToken }, { protocol: invigilatorToken }, { protocol: adminToken }]) {
       const { ws, messages } = await openFeed(b, examId, auth);
       await waitFor('the roster', () => messages.length >= 1);
       expect(messages[0]!.event).toBe('roster');
@@ -164,7 +180,7 @@ describe('feed: live events', () => {
   });
 
   it('leaves Socket.IO working on the same server', async () => {
-    const feed = await openFeed(b, examId, { query: invigilatorToken });
+    const feed = await openFeed(b, examId, { protocol: invigilatorToken });
     const student = await connectSocket(b.url, EXAM_NAMESPACE, students.get(email(3))!.token);
     const started = await ok(student, EXAM_EVENTS.start, { examId });
     expect(started.attempt.status).toBe('in_progress');

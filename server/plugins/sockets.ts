@@ -23,7 +23,7 @@ export default fp<{ config: Config }>(
       deliverElsewhere: (d) => feeds.deliver(d),
       revokeElsewhere: (examId, assigned) => feeds.revoke(examId, assigned),
     });
-    await registerFeedRoute(app, { hub: feeds, invigilation, presence });
+    await registerFeedRoute(app, { hub: feeds, invigilation, presence, allowedOrigins: config.allowedOrigins });
 
     app.addHook('preClose', async () => {
       // Every namespace: `io.local` is the main namespace only, where no client lives, and a still-open

@@ -6,7 +6,9 @@ import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import { authenticate, bearerToken } from '../auth/guard.js';
 import type { InvigilationService } from '../exam/invigilation.js';
+import { AppError } from '../errors.js';
 import { IdParams, type InvigilatorDelivery } from '../protocol.js';
+import { isOriginAllowed } from './origin.js';
 import type { Presence } from './presence.js';
 import { INVIGILATOR_ROLES, rosterWithPresence } from './invigilator-namespace.js';
 
@@ -113,12 +115,26 @@ export class FeedHub {
   }
 }
 
-/** Token from `Authorization: Bearer` or, for WebSocket clients that cannot set headers, `?token=`. */
+/** The subprotocol a feed client offers, and the server selects (RFC 6455 `Sec-WebSocket-Protocol`). */
+export const FEED_PROTOCOL = 'exam-feed';
+/** A browser cannot set headers on a WebSocket: it offers its token as a second subprotocol, `bearer.<jwt>`. */
+export const FEED_TOKEN_PROTOCOL_PREFIX = 'bearer.';
+
+/** The subprotocols a client offered, in order. */
+function offeredProtocols(request: FastifyRequest): string[] {
+  const header = request.headers['sec-websocket-protocol'];
+  return (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((p) => p.trim()).filter(Boolean);
+}
+
+/**
+ * The token from `Authorization: Bearer`, or from a `bearer.<jwt>` subprotocol. Never from the URL:
+ * proxies and access logs keep URLs, so a token there would outlive the request.
+ */
 function feedToken(request: FastifyRequest): string | undefined {
   const fromHeader = bearerToken(request);
   if (fromHeader) return fromHeader;
-  const query = request.query as { token?: unknown } | undefined;
-  return typeof query?.token === 'string' ? query.token : undefined;
+  const offered = offeredProtocols(request).find((p) => p.startsWith(FEED_TOKEN_PROTOCOL_PREFIX));
+  return offered?.slice(FEED_TOKEN_PROTOCOL_PREFIX.length) || undefined;
 }
 
 /**
@@ -128,7 +144,7 @@ function feedToken(request: FastifyRequest): string | undefined {
  */
 export async function registerFeedRoute(
   app: FastifyInstance,
-  deps: { hub: FeedHub; invigilation: InvigilationService; presence: Presence },
+  deps: { hub: FeedHub; invigilation: InvigilationService; presence: Presence; allowedOrigins: readonly string[] },
 ): Promise<void> {
   // @fastify/websocket routes every upgrade through Fastify (a 404 for Socket.IO's path would destroy
   // it), so it only hears upgrades that are not Socket.IO's; engine.io takes those (destroyUpgrade: false).
@@ -136,13 +152,26 @@ export async function registerFeedRoute(
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!req.url?.startsWith(SOCKET_IO_PATH)) upgrades.emit('upgrade', req, socket, head);
   });
-  await app.register(websocket, { options: { maxPayload: 1024, server: upgrades as unknown as Server } });
+  await app.register(websocket, {
+    options: {
+      maxPayload: 1024,
+      server: upgrades as unknown as Server,
+      // Answer with our protocol name when offered (a browser that offered subprotocols requires one
+      // back); never echo the token protocol.
+      handleProtocols: (protocols) => (protocols.has(FEED_PROTOCOL) ? FEED_PROTOCOL : false),
+    },
+  });
   app.get(
     '/api/exams/:id/feed',
     {
       websocket: true,
       schema: { params: IdParams },
       preHandler: async (request) => {
+        // The same rule as Socket.IO's handshake: a browser on another site may not open the feed.
+        if (!isOriginAllowed(request.raw, deps.allowedOrigins)) throw new AppError('FORBIDDEN', 'Origin not allowed');
+        if (typeof (request.query as { token?: unknown } | undefined)?.token === 'string') {
+          throw new AppError('UNAUTHORIZED', 'Send the token as Authorization: Bearer or a bearer.<jwt> subprotocol, never in the URL');
+        }
         const user = authenticate(app.tokens, feedToken(request), INVIGILATOR_ROLES);
         await deps.invigilation.authorizeExam(user, (request.params as { id: number }).id);
         request.user = user;
