@@ -5,16 +5,16 @@ import { AppError } from '../errors.js';
 import { LoginBody } from '../protocol.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const throttle = new LoginThrottle();
+  const throttle = new LoginThrottle(app.redis, app.config.redisKeyPrefix);
   app.post('/api/auth/login', { schema: { body: LoginBody } }, async (request) => {
     const email = request.body.email.trim().toLowerCase();
-    throttle.check(email);
+    await throttle.check(email, request.ip);
     try {
       const result = await login(request.em, app.tokens, email, request.body.password);
-      throttle.succeeded(email);
+      await throttle.succeeded(email);
       return result;
     } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHORIZED') throttle.failed(email);
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED') await throttle.failed(email, request.ip);
       throw err;
     }
   });

@@ -12,5 +12,5 @@ export default fp(
     await app.register(examRoutes);
     await app.register(resultRoutes);
   },
-  { name: 'routes', fastify: '5.x', dependencies: ['database', 'auth', 'exam'] },
+  { name: 'routes', fastify: '5.x', dependencies: ['database', 'redis', 'auth', 'exam'] },
 );
