@@ -15,12 +15,14 @@ import { AppError } from './errors.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded.js';
 import { openDatabase } from './db/orm.js';
 import { QueryCounter } from './db/query-counter.js';
+import { createStores } from './db/stores.js';
 import { seedDemo } from './exam/demo-data.js';
 import { AnswerWriter } from './exam/answer-writer.js';
 import { AttemptService } from './exam/attempts.js';
 import { DbClock } from './exam/clock.js';
 import { ProctorLog } from './exam/proctor-log.js';
-import { loadQuestionSet } from './exam/question-set.js';
+import { questionSetCodec, questionSetLoader, type QuestionSet } from './exam/question-set.js';
+import { ResultService } from './exam/results.js';
 import { DeadlineSweeper } from './exam/sweeper.js';
 import { QuestionCache } from './cache/question-cache.js';
 import { AttemptClocks } from './realtime/attempt-clocks.js';
@@ -69,11 +71,12 @@ export type App = FastifyInstance;
 /** The domain services of one node, shared by the socket handlers and the HTTP routes. */
 export interface Services {
   clock: DbClock;
-  questions: QuestionCache;
+  questions: QuestionCache<QuestionSet>;
   answers: AnswerWriter;
   audit: ProctorLog;
   attempts: AttemptService;
   invigilation: InvigilationService;
+  results: ResultService;
   sweeper: DeadlineSweeper;
   clocks: AttemptClocks;
   presence: Presence;
@@ -171,7 +174,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const clock = new DbClock();
   const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
   const notifier: SocketNotifier = new SocketNotifier(io, bus, () => progress);
-  const progress = new ProgressTracker(orm, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
+  const stores = createStores(orm);
+  const progress = new ProgressTracker(stores.roster, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
   const presence = new Presence(
     redis,
     config.redisKeyPrefix,
@@ -183,15 +187,33 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     app.log,
     config.presence,
   );
-  const questions = new QuestionCache(redis, (examId) => loadQuestionSet(orm.em.fork(), examId), app.log, {
+  const questions = new QuestionCache(redis, questionSetLoader(stores.exams), questionSetCodec, app.log, {
     keyPrefix: config.redisKeyPrefix,
     ttlSeconds: config.questionCacheTtlSeconds,
   });
-  const answers = new AnswerWriter(orm, app.log, config.answers);
-  const audit = new ProctorLog(orm, app.log);
-  const attempts = new AttemptService({ orm, cache: questions, answers, proctor: audit, notifier, clock, log: app.log });
-  const invigilation = new InvigilationService({ orm, attempts, audit, notifier, clock });
-  const sweeper = new DeadlineSweeper(orm, answers, notifier, app.log, { intervalMs: config.sweepIntervalMs });
+  const answers = new AnswerWriter(stores.answers, app.log, config.answers);
+  const audit = new ProctorLog(stores.audit, app.log);
+  const attempts = new AttemptService({
+    attemptStore: stores.attempts,
+    answerStore: stores.answers,
+    cache: questions,
+    answers,
+    proctor: audit,
+    notifier,
+    clock,
+    log: app.log,
+  });
+  const invigilation = new InvigilationService({
+    attemptStore: stores.attempts,
+    exams: stores.exams,
+    roster: stores.roster,
+    attempts,
+    audit,
+    notifier,
+    clock,
+  });
+  const results = new ResultService(stores);
+  const sweeper = new DeadlineSweeper(stores.attempts, answers, notifier, app.log, { intervalMs: config.sweepIntervalMs });
   const feeds = new FeedHub(app.log);
   bus.on<{ examId: number }>(TOPICS.examChanged, ({ examId }) => questions.evict(examId));
   app.decorate('io', io);
@@ -202,6 +224,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     audit,
     attempts,
     invigilation,
+    results,
     sweeper,
     clocks,
     presence,
