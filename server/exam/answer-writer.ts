@@ -4,6 +4,9 @@ import type { Logger } from './logger.js';
 
 export type AnswerInput = AnswerRow;
 
+/** Where batches go: the persistence layer's AnswerStore (or, in the benchmark, one of its other paths). */
+export type AnswerBatchStore = Pick<AnswerStore, 'writeBatch'>;
+
 /**
  * What became of an answer once its batch committed: `ok` (stored, or a newer seq already was),
  * `closed` (the attempt had ended), `late` (past deadline + grace), `missing` (no such attempt).
@@ -20,7 +23,7 @@ export class AnswerWriter {
   private readonly batches: BatchWriter<AnswerInput, AnswerOutcome>;
 
   constructor(
-    private readonly store: AnswerStore,
+    private readonly store: AnswerBatchStore,
     log: Logger,
     opts: Partial<BatchWriterOptions> = {},
   ) {
