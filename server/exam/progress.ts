@@ -15,7 +15,7 @@ const BATCH_WINDOW_MS = 25;
 export class ProgressTracker {
   /** attemptId -> when it may be sent next. */
   private readonly due = new Map<number, number>();
-  /** attemptId -> when its last update was sent (kept for one interval). */
+  /** attemptId -> when it was last sent (kept for one interval). */
   private readonly lastSent = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -48,7 +48,7 @@ export class ProgressTracker {
       this.timer = null;
       this.timerAt = Infinity;
       this.flushing = this.flush()
-        .catch((err: unknown) => this.log.warn({ err }, 'progress update failed'))
+        .catch((err: unknown) => this.log.warn({ err }, 'progress push failed'))
         .finally(() => {
           this.flushing = null;
           this.schedule();
