@@ -2,8 +2,6 @@ import type { EntityManager, Kysely } from '@mikro-orm/postgresql';
 
 type CompiledQuery = Extract<Parameters<Kysely<unknown>['executeQuery']>[0], { sql: string }>;
 
-let queries = 0;
-
 /**
  * Runs one hand-written statement with real bind parameters (`$1`, `$2`, …: a JS array travels as a
  * PostgreSQL array, a Date as a timestamp) through the EntityManager's Kysely instance, so it joins the
@@ -15,7 +13,8 @@ export async function query<Row>(em: EntityManager, text: string, parameters: re
     sql: text,
     parameters,
     query: { kind: 'RawNode', sqlFragments: [text], parameters: [] } as unknown as CompiledQuery['query'],
-    queryId: { queryId: `store-${++queries}` },
+    // Kysely's plugins key their state by this object's identity, not by its text.
+    queryId: { queryId: 'store' },
   };
   const result = await em.getKysely().executeQuery<Row>(compiled);
   return result.rows as Row[];
