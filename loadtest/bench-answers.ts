@@ -2,8 +2,10 @@
  * `npm run bench:answers`: how fast answers become durable, measured on this machine in one run.
  *
  * 1. Write throughput (in process, no sockets): one INSERT per answer (the Django report's "before"),
- *    MikroORM's unit of work (em.create + flush), MikroORM's upsertMany, and the production
- *    AnswerWriter (one unnest upsert per batch): fresh rows each, then an update pass of the writer.
+ *    MikroORM's unit of work (em.create + flush), MikroORM's upsertMany, and the AnswerWriter over
+ *    two batch paths with the same guarantees: the production single statement (AnswerStore.writeBatch)
+ *    and a unit of work per batch (check-and-lock + upsertMany in one transaction): fresh rows each,
+ *    then an update pass of each.
  * 2. Ack latency over real sockets: `SOCKETS` students (default 1,000) in a child process stream
  *    answers at a fixed offered load (`RATE`, default 2,000/s) for `SECONDS` (default 20); the
  *    latency from emit to the `{ok:true}` ack (sent only after commit) is reported as p50/p95/p99.
@@ -15,12 +17,63 @@ import os from 'node:os';
 import { Attempt, AttemptAnswer, Option, Question } from '../entities/index.js';
 import type { App } from '../server/app.js';
 import { deleteKeysWithPrefix } from '../server/cache/redis.js';
+import { raw, type EntityManager } from '@mikro-orm/postgresql';
+import type { AnswerRow, BatchAttemptOutcome } from '../server/db/answer-store.js';
+import { query } from '../server/db/sql.js';
+import { AnswerWriter } from '../server/exam/answer-writer.js';
 import { buildBenchApp, createBenchDatabase, latencySummary, round, runClientProcess, seedBench } from './bench-setup.js';
 
 const STUDENTS = Number(process.env.SOCKETS ?? 1000);
 const QUESTIONS = 100;
 const RATE = Number(process.env.RATE ?? 2000);
 const SECONDS = Number(process.env.SECONDS ?? 20);
+
+/**
+ * The unit-of-work path's check (statement 1 of 2 in its transaction): the attempts of a batch, each `ok`, `closed` or `late` by the
+ * database's clock, key-share locked until the transaction ends (a submit or sweep, which locks the
+ * row FOR UPDATE, waits for the batch, or the batch for it).
+ */
+const CHECK_ATTEMPTS = `
+select a.id as attempt_id,
+  case when a.status <> 'in_progress' then 'closed'
+    when a.deadline_at + make_interval(secs => e.grace_period_seconds) < now() then 'late' else 'ok' end as outcome
+from attempts a join exams e on e.id = a.exam_id
+where a.id = any($1::int[])
+order by a.id
+for key share of a`;
+
+
+/**
+ * The answer batch through MikroORM's unit of work, with every guarantee of the production statement
+ * (AnswerStore.writeBatch): one forked EntityManager, one transaction, the attempts checked by the
+ * database's clock and key-share locked, then one `upsertMany` (one INSERT … ON CONFLICT for the whole
+ * batch) of the rows of open attempts, merged only where the stored seq is lower. Measured against the
+ * production path; see docs/benchmarks.md for why production keeps the single statement.
+ */
+async function unitOfWorkBatch(root: EntityManager, rows: readonly AnswerRow[]): Promise<Map<number, BatchAttemptOutcome>> {
+  const attemptIds = [...new Set(rows.map((r) => r.attemptId))];
+  return root.fork().transactional(async (em) => {
+    const checked = await query<{ attempt_id: number; outcome: BatchAttemptOutcome }>(em, CHECK_ATTEMPTS, [attemptIds]);
+    const outcomes = new Map(checked.map((r) => [r.attempt_id, r.outcome]));
+    const open = rows.filter((r) => outcomes.get(r.attemptId) === 'ok');
+    if (open.length > 0) {
+      await em.upsertMany(
+        AttemptAnswer,
+        open.map((r) => ({ attempt: r.attemptId, question: r.questionId, option: r.optionId, seq: r.seq, answeredAt: r.answeredAt })),
+        {
+          onConflictFields: ['attempt', 'question'],
+          onConflictAction: 'merge',
+          onConflictMergeFields: ['option', 'seq', 'answeredAt'],
+          onConflictWhere: { seq: { $lt: raw('excluded.seq') } },
+          batchSize: open.length,
+          disableIdentityMap: true,
+        },
+      );
+    }
+    return outcomes;
+  });
+}
+
 
 interface Row {
   attemptId: number;
@@ -135,11 +188,15 @@ async function writeThroughput(app: App, attempts: number[], questions: { id: nu
     }),
   );
 
-  // The production path: concurrent producers into the AnswerWriter, a bounded window in flight.
-  const writer = app.answers;
+  // The production path: concurrent producers into the AnswerWriter, a bounded window in flight; and
+  // the same writer (same batching, same options) over the unit-of-work path of the store.
+  const writers = {
+    statement: app.answers,
+    unitOfWork: new AnswerWriter({ writeBatch: (rows) => unitOfWorkBatch(app.orm.em, rows) }, app.log, app.config.answers),
+  };
   // A bounded window of answers in flight, refilled as acks arrive (a counter, not Promise.race
   // over the window, which would cost the producer O(window) per answer).
-  const drive = async (rows: Row[]) => {
+  const drive = async (writer: AnswerWriter, rows: Row[]) => {
     const window = 10_000;
     let inflight = 0;
     let wake: (() => void) | null = null;
@@ -167,10 +224,16 @@ async function writeThroughput(app: App, attempts: number[], questions: { id: nu
     while (inflight > 0) await new Promise<void>((resolve) => (wake = resolve));
     if (failure) throw failure;
   };
-  const fresh = rowsFor(slice(440, attempts.length), questions, 1);
-  results.push(await timed('AnswerWriter, new answers (durable acks)', fresh.length, () => drive(fresh)));
+  const half = 440 + Math.floor((attempts.length - 440) / 2);
+  const fresh = rowsFor(slice(440, half), questions, 1);
+  results.push(await timed('AnswerWriter, single statement, new answers (durable acks)', fresh.length, () => drive(writers.statement, fresh)));
+  const freshUow = rowsFor(slice(half, attempts.length), questions, 1);
+  results.push(await timed('AnswerWriter, unit of work, new answers (durable acks)', freshUow.length, () => drive(writers.unitOfWork, freshUow)));
   const updates = rowsFor(attempts, questions, 2);
-  results.push(await timed('AnswerWriter, changed answers (upsert updates)', updates.length, () => drive(updates)));
+  results.push(await timed('AnswerWriter, single statement, changed answers (upsert updates)', updates.length, () => drive(writers.statement, updates)));
+  const updatesUow = rowsFor(attempts, questions, 3);
+  results.push(await timed('AnswerWriter, unit of work, changed answers (upsert updates)', updatesUow.length, () => drive(writers.unitOfWork, updatesUow)));
+  await writers.unitOfWork.close();
   return results;
 }
 
@@ -215,7 +278,7 @@ async function main() {
     console.log(`ack latency: ${STUDENTS} sockets, ${RATE} answers/s offered for ${SECONDS} s …`);
     const latency = await ackLatency(app, examId);
     console.log(`  p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms, max ${latency.max} ms; acked ${latency.acked}/${latency.sent}, errors ${JSON.stringify(latency.errors)}`);
-    const writer = throughput.find((r) => r.label.startsWith('AnswerWriter, new'))!.perSecond;
+    const writer = throughput.find((r) => r.label.startsWith('AnswerWriter, single statement, new'))!.perSecond;
     for (const base of throughput.slice(0, 2)) {
       console.log(`batched writer (new answers) / ${base.label}: ${round(writer / base.perSecond, 1)}×`);
     }

@@ -106,4 +106,30 @@ describe('question cache', () => {
     expect(resumed.started.exam.title).toBe('Renamed');
     expect(resumed.started.attempt.id).toBe(first.started.attempt.id);
   });
+
+  it('a value in Redis that does not fit its schema (corrupt, or an older format) is reloaded from the database and replaced', async () => {
+    const students = await createUsers(a.app, 2);
+    const exam = await createExam(a.app, admin, examBody(5, 1), { enroll: students });
+    // Planted before any node cached the exam: what a node would find after a bad write or an upgrade.
+    await redis.set(keyName(exam.id, 1, 'questions'), JSON.stringify({ id: exam.id, title: 'stale', sections: 'not a list' }), 'EX', 60);
+    await redis.set(keyName(exam.id, 1, 'key'), '{"q": [[1, 2]], "max": "x"', 'EX', 60);
+    const stats = b.app.questions.stats;
+    const before = { ...stats };
+    const { started, socket } = await startAttempt(b.url, students[0]!, exam.id);
+    expect(stats.redisHits - before.redisHits).toBe(0);
+    expect(stats.dbLoads - before.dbLoads).toBe(1);
+    expect(started.exam.title).toBe(exam.title);
+    expect(questionsOf(started.exam)).toHaveLength(5);
+    // Answers are checked against the reloaded key.
+    const q = questionsOf(started.exam)[0]!;
+    await ok(socket, 'answer', { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq: 1 });
+    // And Redis now holds the good value again.
+    let view: { title?: string; sections?: unknown } = {};
+    for (let i = 0; i < 50 && !Array.isArray(view.sections); i++) {
+      view = JSON.parse((await redis.get(keyName(exam.id, 1, 'questions'))) ?? '{}');
+      if (!Array.isArray(view.sections)) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(view.title).toBe(exam.title);
+    expect(JSON.parse((await redis.get(keyName(exam.id, 1, 'key')))!).q).toHaveLength(5);
+  });
 });

@@ -3,7 +3,7 @@
  * cache of every node (cluster bus), and `/readyz` of a node whose fan-out subscriber is gone says so.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { CachedExam } from '../server/cache/question-cache.js';
+import type { QuestionSet } from '../server/exam/question-set.js';
 import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
 import { bearer, loginAs, seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 /** The node's in-process entries (`examId:version`), read through a cast: the eviction itself, not only its effect. */
 const localKeys = (node: TestApp) =>
-  [...(node.app.questions as unknown as { local: Map<string, CachedExam> }).local.keys()];
+  [...(node.app.questions as unknown as { local: Map<string, QuestionSet> }).local.keys()];
 
 describe('exam edits', () => {
   it("evict every node's in-process question cache; the next start there serves the new version", async () => {

@@ -1,14 +1,11 @@
-import type { FastifyBaseLogger } from 'fastify';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { AnswerRow, AnswerStore } from '../db/answer-store.js';
 import { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
+import type { Logger } from './logger.js';
 
-export interface AnswerInput {
-  attemptId: number;
-  questionId: number;
-  optionId: number | null;
-  seq: number;
-  answeredAt: Date;
-}
+export type AnswerInput = AnswerRow;
+
+/** Where batches go: the persistence layer's AnswerStore (or, in the benchmark, one of its other paths). */
+export type AnswerBatchStore = Pick<AnswerStore, 'writeBatch'>;
 
 /**
  * What became of an answer once its batch committed: `ok` (stored, or a newer seq already was),
@@ -16,50 +13,18 @@ export interface AnswerInput {
  */
 export type AnswerOutcome = 'ok' | 'closed' | 'late' | 'missing';
 
-const intArray = (values: (number | null)[]) => `{${values.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
-const timeArray = (values: Date[]) => `{${values.map((d) => `"${d.toISOString()}"`).join(',')}}`;
-
-/**
- * One statement per batch, whatever its size: the rows travel as five array parameters (unnest), the
- * attempts they belong to are checked (in progress, within deadline + grace, by the database's clock)
- * and key-share locked in the same statement, so a concurrent submit or sweep either sees the answer
- * or makes it fail: never an answer stored after its attempt was scored. Rows are written in key
- * order (no deadlocks between concurrent flushes); the highest seq wins, a replay changes nothing.
- * A single statement is its own transaction: committed when it returns, without BEGIN/COMMIT trips.
- */
-export const UPSERT_ANSWERS_SQL = `
-with v as (
-  select * from unnest(?::int[], ?::int[], ?::int[], ?::int[], ?::timestamptz[])
-    as v(attempt_id, question_id, option_id, seq, answered_at)
-), a as (
-  select a.id, a.status, a.deadline_at + make_interval(secs => e.grace_period_seconds) >= now() as in_time
-  from attempts a join exams e on e.id = a.exam_id
-  where a.id in (select distinct attempt_id from v)
-  for key share of a
-), ins as (
-  insert into attempt_answers (attempt_id, question_id, option_id, seq, answered_at)
-  select v.attempt_id, v.question_id, v.option_id, v.seq, v.answered_at
-  from v join a on a.id = v.attempt_id and a.status = 'in_progress' and a.in_time
-  order by v.attempt_id, v.question_id
-  on conflict (attempt_id, question_id) do update
-    set option_id = excluded.option_id, seq = excluded.seq, answered_at = excluded.answered_at
-    where excluded.seq > attempt_answers.seq
-)
-select a.id as attempt_id,
-  case when a.status <> 'in_progress' then 'closed' when not a.in_time then 'late' else 'ok' end as outcome
-from a`;
-
 /**
  * The durable path of every answer: callers `enqueue` and get the outcome only after the batch that
  * holds their answer committed. Several answers of one attempt to one question within a batch are
- * folded to the highest seq first (one row can be written once per statement).
+ * folded to the highest seq first (one row can be written once per statement), and the batch goes to
+ * the store in key order (attempt, question), so concurrent batches never deadlock.
  */
 export class AnswerWriter {
   private readonly batches: BatchWriter<AnswerInput, AnswerOutcome>;
 
   constructor(
-    private readonly orm: MikroORM,
-    log: FastifyBaseLogger,
+    private readonly store: AnswerBatchStore,
+    log: Logger,
     opts: Partial<BatchWriterOptions> = {},
   ) {
     this.batches = new BatchWriter('answers', (items) => this.write(items), log, opts);
@@ -90,15 +55,7 @@ export class AnswerWriter {
       if (!seen || a.seq > seen.seq) latest.set(k, a);
     }
     const rows = [...latest.values()].sort((x, y) => x.attemptId - y.attemptId || x.questionId - y.questionId);
-    const result = await this.orm.em
-      .getConnection().execute<{ attempt_id: number; outcome: AnswerOutcome }[]>(UPSERT_ANSWERS_SQL, [
-      intArray(rows.map((r) => r.attemptId)),
-      intArray(rows.map((r) => r.questionId)),
-      intArray(rows.map((r) => r.optionId)),
-      intArray(rows.map((r) => r.seq)),
-      timeArray(rows.map((r) => r.answeredAt)),
-    ]);
-    const byAttempt = new Map(result.map((r) => [Number(r.attempt_id), r.outcome]));
+    const byAttempt = await this.store.writeBatch(rows);
     return items.map((a) => byAttempt.get(a.attemptId) ?? 'missing');
   }
 }

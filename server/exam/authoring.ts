@@ -1,16 +1,17 @@
 import { randomInt } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Enrollment, Exam, ExamInvigilator, Option, Question, Section, type Role, type User } from '../../entities/index.js';
 import {
-  Attempt,
-  Enrollment,
-  Exam,
-  ExamInvigilator,
-  Option,
-  Question,
-  Section,
-  User,
-  type Role,
-} from '../../entities/index.js';
+  allExams,
+  countAttempts,
+  enrollmentsOf,
+  examsInvigilatedBy,
+  findExam,
+  invigilatorsOf,
+  loadExamTree,
+  publishedExamsOf,
+  usersByEmail as findUsersByEmail,
+} from '../db/exam-store.js';
 import { AppError, notFound } from '../errors.js';
 import type { CreateExamBody, PatchExamBody } from '../protocol.js';
 
@@ -94,23 +95,7 @@ export function examAdminView(exam: Exam): ExamAdminView {
   };
 }
 
-/**
- * Loads an exam and its whole tree (sections -> questions -> options) in one SQL statement, whatever
- * the number of questions: a joined populate, ordered by position at every level.
- */
-export async function loadExamTree(em: EntityManager, examId: number): Promise<Exam | null> {
-  return em.findOne(
-    Exam,
-    { id: examId },
-    {
-      populate: ['sections.questions.options'],
-      strategy: 'joined',
-      orderBy: {
-        sections: { position: 'asc', questions: { position: 'asc', options: { position: 'asc' } } },
-      },
-    },
-  );
-}
+export { loadExamTree };
 
 /** Rules JSON Schema cannot say: one correct option per question, a window that closes after it opens. */
 function checkExamRules(fields: { opensAt?: Date | null; closesAt?: Date | null }, sections?: SectionsInput) {
@@ -195,7 +180,7 @@ export async function updateExam(em: EntityManager, examId: number, patch: Patch
     patch.sections,
   );
   if (patch.sections) {
-    const attempts = await em.count(Attempt, { exam });
+    const attempts = await countAttempts(em, examId);
     if (attempts > 0) {
       throw new AppError('CONFLICT', 'The questions of an exam cannot be replaced once students have started it');
     }
@@ -216,7 +201,7 @@ export async function updateExam(em: EntityManager, examId: number, patch: Patch
 }
 
 export async function publishExam(em: EntityManager, examId: number): Promise<Exam> {
-  const exam = await em.findOne(Exam, { id: examId });
+  const exam = await findExam(em, examId);
   if (!exam) throw notFound('Exam not found');
   if (!exam.isPublished) {
     exam.isPublished = true;
@@ -229,8 +214,7 @@ export async function publishExam(em: EntityManager, examId: number): Promise<Ex
 /** Finds users by e-mail; every address must belong to a user of `role`, or nothing changes. */
 async function usersByEmail(em: EntityManager, emails: string[], role: Role, field: string): Promise<Map<string, User>> {
   const wanted = [...new Set(emails.map((e) => e.toLowerCase()))];
-  const users = wanted.length ? await em.find(User, { email: { $in: wanted } }) : [];
-  const byEmail = new Map(users.map((u) => [u.email, u]));
+  const byEmail = await findUsersByEmail(em, wanted);
   const bad = wanted.filter((e) => byEmail.get(e)?.role !== role);
   if (bad.length) {
     throw new AppError('VALIDATION', `No ${role} with the e-mail ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ', …' : ''}`, {
@@ -246,7 +230,7 @@ export async function setEnrollments(
   examId: number,
   entries: { email: string; extraTimeSeconds?: number }[],
 ): Promise<{ enrolled: number }> {
-  const exam = await em.findOne(Exam, { id: examId });
+  const exam = await findExam(em, examId);
   if (!exam) throw notFound('Exam not found');
   const users = await usersByEmail(
     em,
@@ -255,7 +239,7 @@ export async function setEnrollments(
     '/enrollments',
   );
   const extra = new Map(entries.map((e) => [e.email.toLowerCase(), e.extraTimeSeconds ?? 0]));
-  const existing = await em.find(Enrollment, { exam });
+  const existing = await enrollmentsOf(em, examId);
   const byStudent = new Map(existing.map((e) => [e.student.id, e]));
   const keep = new Set<number>();
   for (const [email, seconds] of extra) {
@@ -275,10 +259,10 @@ export async function setInvigilators(
   examId: number,
   emails: string[],
 ): Promise<{ invigilators: number; invigilatorIds: number[] }> {
-  const exam = await em.findOne(Exam, { id: examId });
+  const exam = await findExam(em, examId);
   if (!exam) throw notFound('Exam not found');
   const users = await usersByEmail(em, emails, 'invigilator', '/emails');
-  const existing = await em.find(ExamInvigilator, { exam });
+  const existing = await invigilatorsOf(em, examId);
   const assigned = new Set(existing.map((e) => e.invigilator.id));
   const keep = new Set([...users.values()].map((u) => u.id));
   for (const user of users.values()) {
@@ -291,28 +275,12 @@ export async function setInvigilators(
 
 /** The exams a user may see: admins all, invigilators their assigned ones, students published and enrolled. */
 export async function listExamsFor(em: EntityManager, user: { id: number; role: Role }): Promise<Exam[]> {
-  const orderBy = { id: 'asc' } as const;
   switch (user.role) {
     case 'admin':
-      return em.find(Exam, {}, { orderBy });
-    case 'invigilator': {
-      const links = await em.find(ExamInvigilator, { invigilator: user.id }, { populate: ['exam'], orderBy: { exam: orderBy } });
-      return links.map((l) => l.exam);
-    }
-    case 'student': {
-      const links = await em.find(
-        Enrollment,
-        { student: user.id, exam: { isPublished: true } },
-        { populate: ['exam'], orderBy: { exam: orderBy } },
-      );
-      return links.map((l) => l.exam);
-    }
+      return allExams(em);
+    case 'invigilator':
+      return examsInvigilatedBy(em, user.id);
+    case 'student':
+      return publishedExamsOf(em, user.id);
   }
-}
-
-/** True when the user may watch and act on the exam: an admin, or an invigilator assigned to it. */
-export async function canInvigilate(em: EntityManager, user: { id: number; role: Role }, examId: number): Promise<boolean> {
-  if (user.role === 'admin') return true;
-  if (user.role !== 'invigilator') return false;
-  return (await em.count(ExamInvigilator, { exam: examId, invigilator: user.id })) > 0;
 }

@@ -1,5 +1,5 @@
-import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../errors.js';
+import type { Logger } from './logger.js';
 
 /** Tuning of a {@link BatchWriter}; every field has a default fit for one 2-core node. */
 export interface BatchWriterOptions {
@@ -47,7 +47,7 @@ export class BatchWriter<I, R> {
   constructor(
     private readonly name: string,
     private readonly write: (items: I[]) => Promise<R[]>,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Logger,
     opts: Partial<BatchWriterOptions> = {},
   ) {
     this.opts = { ...DEFAULT_BATCH_OPTIONS, ...opts };

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Enrollment, Exam, ExamInvigilator, User, type Role } from '../../entities/index.js';
+import { Enrollment, ExamInvigilator, User, type Role } from '../../entities/index.js';
+import { enrollmentsOf, examByTitle, invigilatorsOf, usersByEmail } from '../db/exam-store.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { CreateExamBody } from '../protocol.js';
 import { createExam } from './authoring.js';
@@ -112,14 +113,13 @@ export async function seedDemo(em: EntityManager, opts: SeedOptions): Promise<Se
       role: 'student' as const,
     })),
   ];
-  const existing = await em.find(User, { email: { $in: wanted.map((w) => w.email) } });
-  const byEmail = new Map(existing.map((u) => [u.email, u]));
+  const byEmail = await usersByEmail(em, wanted.map((w) => w.email));
   const missing = wanted.filter((w) => !byEmail.has(w.email));
   const hashes = await hashAll(missing.length, opts.password);
   missing.forEach((w, i) => byEmail.set(w.email, em.create(User, { ...w, passwordHash: hashes[i]!, createdAt: new Date() })));
   await em.flush();
 
-  let exam = await em.findOne(Exam, { title: DEMO_EXAM_TITLE }, { orderBy: { id: 'asc' } });
+  let exam = await examByTitle(em, DEMO_EXAM_TITLE);
   const examCreated = !exam;
   if (!exam) {
     exam = await createExam(em, demoExamInput());
@@ -127,14 +127,13 @@ export async function seedDemo(em: EntityManager, opts: SeedOptions): Promise<Se
   }
 
   const students = wanted.filter((w) => w.role === 'student').map((w) => byEmail.get(w.email)!);
-  const enrolled = new Set(
-    (await em.find(Enrollment, { exam, student: { $in: students } })).map((e) => e.student.id),
-  );
+  const enrolled = new Set((await enrollmentsOf(em, exam.id)).map((e) => e.student.id));
   const toEnroll = students.filter((s) => !enrolled.has(s.id));
   for (const student of toEnroll) em.create(Enrollment, { exam, student, extraTimeSeconds: 0 });
 
   const invigilator = byEmail.get(DEMO_INVIGILATOR_EMAIL)!;
-  if (!(await em.count(ExamInvigilator, { exam, invigilator }))) em.create(ExamInvigilator, { exam, invigilator });
+  const assigned = (await invigilatorsOf(em, exam.id)).some((i) => i.invigilator.id === invigilator.id);
+  if (!assigned) em.create(ExamInvigilator, { exam, invigilator });
   await em.flush();
 
   return { usersCreated: missing.length, examCreated, enrollmentsCreated: toEnroll.length, examId: exam.id };

@@ -1,7 +1,10 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { AttemptStore } from '../db/attempt-store.js';
+import type { ExamStore } from '../db/exam-store.js';
+import type { RosterQueries } from '../db/roster-queries.js';
 import type { Role } from '../../entities/user.js';
 import { AppError } from '../errors.js';
 import { FLAG_EVENT_TYPES, type AttemptStatusWire, type RosterRow } from '../protocol.js';
+import { mayInvigilate } from './access.js';
 import type { AttemptService } from './attempts.js';
 import type { DbClock } from './clock.js';
 import type { ExamNotifier } from './notifier.js';
@@ -28,7 +31,9 @@ interface AttemptScope {
 export class InvigilationService {
   constructor(
     private readonly deps: {
-      orm: MikroORM;
+      attemptStore: AttemptStore;
+      exams: ExamStore;
+      roster: RosterQueries;
       attempts: AttemptService;
       audit: ProctorLog;
       notifier: ExamNotifier;
@@ -36,37 +41,21 @@ export class InvigilationService {
     },
   ) {}
 
-  private execute<T>(sql: string, params: unknown[]): Promise<T[]> {
-    return this.deps.orm.em.getConnection().execute<T[]>(sql, params);
-  }
-
   /** Admins, or invigilators assigned to the exam; `FORBIDDEN` otherwise (also for a missing exam). */
   async authorizeExam(user: Invigilator, examId: number): Promise<void> {
     if (user.role === 'admin') {
-      const [row] = await this.execute<{ id: number }>('select id from exams where id = ?', [examId]);
-      if (!row) throw new AppError('NOT_FOUND', 'Exam not found');
+      if (!(await this.deps.exams.title(examId))) throw new AppError('NOT_FOUND', 'Exam not found');
       return;
     }
-    const [row] = await this.execute<{ assigned: boolean }>(
-      'select exists(select 1 from exam_invigilators where exam_id = ? and invigilator_id = ?) as assigned',
-      [examId, user.id],
-    );
-    if (user.role !== 'invigilator' || !row?.assigned) throw new AppError('FORBIDDEN', 'You do not invigilate this exam');
+    if (!(await mayInvigilate(this.deps.exams, user, examId))) throw new AppError('FORBIDDEN', 'You do not invigilate this exam');
   }
 
-  /** The attempt and whether the caller may act on it, in one statement. */
+  /** The attempt, once the caller is known to be allowed to act on it. */
   private async authorizeAttempt(user: Invigilator, attemptId: number): Promise<AttemptScope> {
-    const [row] = await this.execute<{ id: number; exam_id: number; student_id: number; status: AttemptStatusWire; assigned: boolean }>(
-      `select a.id, a.exam_id, a.student_id, a.status,
-         exists(select 1 from exam_invigilators ei where ei.exam_id = a.exam_id and ei.invigilator_id = ?) as assigned
-       from attempts a where a.id = ?`,
-      [user.id, attemptId],
-    );
-    if (!row) throw new AppError('NOT_FOUND', 'Attempt not found');
-    if (user.role !== 'admin' && !(user.role === 'invigilator' && row.assigned)) {
-      throw new AppError('FORBIDDEN', 'You do not invigilate this exam');
-    }
-    return { attemptId: row.id, examId: row.exam_id, studentId: row.student_id, status: row.status };
+    const attempt = await this.deps.attemptStore.find(attemptId);
+    if (!attempt) throw new AppError('NOT_FOUND', 'Attempt not found');
+    if (!(await mayInvigilate(this.deps.exams, user, attempt.examId))) throw new AppError('FORBIDDEN', 'You do not invigilate this exam');
+    return { attemptId: attempt.id, examId: attempt.examId, studentId: attempt.studentId, status: attempt.status };
   }
 
   /**
@@ -74,45 +63,19 @@ export class InvigilationService {
    * one statement whatever the class size. `connected` is filled in by the caller from presence.
    */
   async roster(examId: number): Promise<RosterRow[]> {
-    const rows = await this.execute<{
-      student_id: number;
-      name: string;
-      extra_time_seconds: number | null;
-      attempt_id: number | null;
-      status: AttemptStatusWire | null;
-      deadline_at: string | null;
-      answered: string;
-      flags: string;
-      total: string;
-      db_now: string;
-    }>(
-      `select u.id as student_id, u.name, en.extra_time_seconds, a.id as attempt_id, a.status, a.deadline_at,
-         (select count(*) from attempt_answers aa where aa.attempt_id = a.id and aa.option_id is not null) as answered,
-         (select count(*) from proctor_events pe where pe.attempt_id = a.id and pe.type = any(?::text[])) as flags,
-         (select count(*) from questions q join sections s on s.id = q.section_id where s.exam_id = ?) as total,
-         now() as db_now
-       from (select student_id from enrollments where exam_id = ? union select student_id from attempts where exam_id = ?) p
-       join users u on u.id = p.student_id
-       left join enrollments en on en.exam_id = ? and en.student_id = p.student_id
-       left join attempts a on a.exam_id = ? and a.student_id = p.student_id
-       order by u.name, u.id`,
-      [`{${FLAG_EVENT_TYPES.join(',')}}`, examId, examId, examId, examId, examId],
-    );
-    return rows.map((r) => {
-      const deadline = r.deadline_at ? new Date(r.deadline_at) : null;
-      return {
-        attemptId: r.attempt_id,
-        student: { id: r.student_id, name: r.name },
-        status: r.status ?? 'not_started',
-        connected: false,
-        answered: Number(r.answered),
-        total: Number(r.total),
-        deadlineAt: deadline ? deadline.toISOString() : null,
-        remainingMs: deadline && r.status === 'in_progress' ? Math.max(0, deadline.getTime() - new Date(r.db_now).getTime()) : null,
-        flags: Number(r.flags),
-        extraTimeSeconds: r.extra_time_seconds ?? 0,
-      };
-    });
+    const { participants, questionCount, dbNow } = await this.deps.roster.participants(examId, FLAG_EVENT_TYPES);
+    return participants.map(({ student, extraTimeSeconds, attempt }) => ({
+      attemptId: attempt?.id ?? null,
+      student: { id: student.id, name: student.name },
+      status: attempt?.status ?? 'not_started',
+      connected: false,
+      answered: attempt?.answered ?? 0,
+      total: questionCount,
+      deadlineAt: attempt ? attempt.deadlineAt.toISOString() : null,
+      remainingMs: attempt?.status === 'in_progress' ? Math.max(0, attempt.deadlineAt.getTime() - dbNow.getTime()) : null,
+      flags: attempt?.flags ?? 0,
+      extraTimeSeconds,
+    }));
   }
 
   private audit(user: Invigilator, examId: number, attemptId: number | null, type: string, detail: Record<string, unknown>) {
@@ -122,12 +85,8 @@ export class InvigilationService {
   /** Moves one attempt's deadline later; the student's timer follows within a second, on any node. */
   async extendAttempt(user: Invigilator, attemptId: number, seconds: number): Promise<{ deadlineAt: string }> {
     const scope = await this.authorizeAttempt(user, attemptId);
-    const [row] = await this.execute<{ deadline_at: string }>(
-      `update attempts set deadline_at = deadline_at + make_interval(secs => ?) where id = ? and status = 'in_progress' returning deadline_at`,
-      [seconds, attemptId],
-    );
-    if (!row) throw new AppError('ATTEMPT_CLOSED', 'This attempt has already ended');
-    const deadlineAt = new Date(row.deadline_at);
+    const deadlineAt = await this.deps.attemptStore.extend(attemptId, seconds);
+    if (!deadlineAt) throw new AppError('ATTEMPT_CLOSED', 'This attempt has already ended');
     await this.audit(user, scope.examId, attemptId, 'time_extended', { seconds, deadlineAt: deadlineAt.toISOString() });
     this.deps.notifier.deadlinesChanged(scope.examId, [{ attemptId, studentId: scope.studentId, deadlineAt }]);
     return { deadlineAt: deadlineAt.toISOString() };
@@ -136,17 +95,10 @@ export class InvigilationService {
   /** Moves the deadline of every attempt in progress of the exam, in one statement. */
   async extendExam(user: Invigilator, examId: number, seconds: number): Promise<{ extended: number }> {
     await this.authorizeExam(user, examId);
-    const rows = await this.execute<{ id: number; student_id: number; deadline_at: string }>(
-      `update attempts set deadline_at = deadline_at + make_interval(secs => ?)
-       where exam_id = ? and status = 'in_progress' returning id, student_id, deadline_at`,
-      [seconds, examId],
-    );
+    const rows = await this.deps.attemptStore.extendExam(examId, seconds);
     await this.audit(user, examId, null, 'exam_time_extended', { seconds, attempts: rows.length });
     if (rows.length) {
-      this.deps.notifier.deadlinesChanged(
-        examId,
-        rows.map((r) => ({ attemptId: r.id, studentId: r.student_id, deadlineAt: new Date(r.deadline_at) })),
-      );
+      this.deps.notifier.deadlinesChanged(examId, rows);
     }
     return { extended: rows.length };
   }
@@ -165,7 +117,7 @@ export class InvigilationService {
 
   async terminate(user: Invigilator, attemptId: number, reason: string) {
     const scope = await this.authorizeAttempt(user, attemptId);
-    const { result, changed } = await this.deps.attempts.end(attemptId, 'terminate', { actorId: user.id, reason });
+    const { result, changed } = await this.deps.attempts.end(attemptId, 'terminate', { reason });
     if (!changed) throw new AppError('ATTEMPT_CLOSED', `This attempt has already ended (${result.attempt.status})`);
     await this.audit(user, scope.examId, attemptId, 'terminated', { reason });
     return result;
@@ -173,7 +125,7 @@ export class InvigilationService {
 
   async forceSubmit(user: Invigilator, attemptId: number) {
     const scope = await this.authorizeAttempt(user, attemptId);
-    const { result, changed } = await this.deps.attempts.end(attemptId, 'force', { actorId: user.id });
+    const { result, changed } = await this.deps.attempts.end(attemptId, 'force');
     if (!changed) throw new AppError('ATTEMPT_CLOSED', `This attempt has already ended (${result.attempt.status})`);
     await this.audit(user, scope.examId, attemptId, 'force_submitted', {});
     return result;

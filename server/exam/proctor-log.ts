@@ -1,29 +1,20 @@
-import type { FastifyBaseLogger } from 'fastify';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import { Attempt, Exam, ProctorEvent, User } from '../../entities/index.js';
+import type { AuditRow, AuditStore } from '../db/audit-store.js';
 import { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
+import type { Logger } from './logger.js';
 
-export interface AuditEntry {
-  examId: number;
-  attemptId: number | null;
-  /** The user who acted (student for browser signals, invigilator for actions); null for the system. */
-  actorId: number | null;
-  type: string;
-  detail: Record<string, unknown> | null;
-  at: Date;
-}
+/** An audit entry; `actorId` is the user who acted (student for browser signals, invigilator for actions), null for the system. */
+export type AuditEntry = AuditRow;
 
 /**
- * The audit log writer. Entries are batched like answers, but written through MikroORM's unit of work:
- * one forked EntityManager per batch, one flush, which MikroORM sends as a multi-row INSERT. Volume is
- * low next to answers, so the ORM's convenience costs nothing that matters here.
+ * The audit log writer. Entries are batched like answers; each batch is one unit of work in the store
+ * (one flush, a multi-row INSERT), and a caller's promise settles once its entry is committed.
  */
 export class ProctorLog {
   private readonly batches: BatchWriter<AuditEntry, void>;
 
   constructor(
-    private readonly orm: MikroORM,
-    log: FastifyBaseLogger,
+    private readonly store: AuditStore,
+    log: Logger,
     opts: Partial<BatchWriterOptions> = {},
   ) {
     this.batches = new BatchWriter('audit', (entries) => this.write(entries), log, { flushIntervalMs: 20, ...opts });
@@ -43,18 +34,7 @@ export class ProctorLog {
   }
 
   private async write(entries: AuditEntry[]): Promise<void[]> {
-    const em = this.orm.em.fork();
-    for (const e of entries) {
-      em.create(ProctorEvent, {
-        exam: em.getReference(Exam, e.examId),
-        attempt: e.attemptId === null ? null : em.getReference(Attempt, e.attemptId),
-        actor: e.actorId === null ? null : em.getReference(User, e.actorId),
-        type: e.type,
-        detail: e.detail,
-        at: e.at,
-      });
-    }
-    await em.flush();
+    await this.store.append(entries);
     return entries.map(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
-import type { FastifyBaseLogger } from 'fastify';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { RosterQueries } from '../db/roster-queries.js';
 import { FLAG_EVENT_TYPES, type RosterUpdate } from '../protocol.js';
+import type { Logger } from './logger.js';
 
 /** Changes that arrive together are read and sent together: the window a first change waits. */
 const BATCH_WINDOW_MS = 25;
@@ -15,7 +15,7 @@ const BATCH_WINDOW_MS = 25;
 export class ProgressTracker {
   /** attemptId -> when it may be sent next. */
   private readonly due = new Map<number, number>();
-  /** attemptId -> when its last update was sent (kept for one interval). */
+  /** attemptId -> when it was last sent (kept for one interval). */
   private readonly lastSent = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -23,10 +23,10 @@ export class ProgressTracker {
   private closed = false;
 
   constructor(
-    private readonly orm: MikroORM,
+    private readonly roster: RosterQueries,
     /** Receives one exam's progress rows (answered and flag counts). */
     private readonly emit: (examId: number, updates: RosterUpdate[]) => void,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Logger,
     private readonly intervalMs = 1000,
   ) {}
 
@@ -48,7 +48,7 @@ export class ProgressTracker {
       this.timer = null;
       this.timerAt = Infinity;
       this.flushing = this.flush()
-        .catch((err: unknown) => this.log.warn({ err }, 'progress update failed'))
+        .catch((err: unknown) => this.log.warn({ err }, 'progress push failed'))
         .finally(() => {
           this.flushing = null;
           this.schedule();
@@ -66,20 +66,12 @@ export class ProgressTracker {
       this.due.delete(id);
       this.lastSent.set(id, now);
     }
-    const rows = await this.orm.em.getConnection().execute<
-      { id: number; exam_id: number; student_id: number; answered: string; flags: string }[]
-    >(
-      `select a.id, a.exam_id, a.student_id,
-         (select count(*) from attempt_answers aa where aa.attempt_id = a.id and aa.option_id is not null) as answered,
-         (select count(*) from proctor_events pe where pe.attempt_id = a.id and pe.type = any(?::text[])) as flags
-       from attempts a where a.id = any(?::int[])`,
-      [`{${FLAG_EVENT_TYPES.join(',')}}`, `{${ids.join(',')}}`],
-    );
+    const rows = await this.roster.progress(ids, FLAG_EVENT_TYPES);
     const byExam = new Map<number, RosterUpdate[]>();
     for (const r of rows) {
-      const list = byExam.get(r.exam_id) ?? [];
-      list.push({ attemptId: r.id, student: { id: r.student_id }, answered: Number(r.answered), flags: Number(r.flags) });
-      byExam.set(r.exam_id, list);
+      const list = byExam.get(r.examId) ?? [];
+      list.push({ attemptId: r.attemptId, student: { id: r.studentId }, answered: r.answered, flags: r.flags });
+      byExam.set(r.examId, list);
     }
     for (const [examId, updates] of byExam) this.emit(examId, updates);
   }

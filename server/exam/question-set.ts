@@ -1,18 +1,22 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { AnswerKey } from '../cache/question-cache.js';
+import type { Exam } from '../../entities/index.js';
+import type { ExamLoader, QuestionSetCodec } from '../cache/question-cache.js';
 import type { StudentExamView } from '../protocol.js';
-import { loadExamTree } from './authoring.js';
 
-/**
- * Reads an exam's tree (one statement) and splits it into what a student may see and the answer key,
- * which stays on the server.
- */
-export async function loadQuestionSet(
-  em: EntityManager,
-  examId: number,
-): Promise<{ version: number; view: StudentExamView; key: AnswerKey } | null> {
-  const exam = await loadExamTree(em, examId);
-  if (!exam) return null;
+/** The server-side answer key of one exam version: never sent to a student before the attempt ends. */
+export interface AnswerKey {
+  /** questionId -> the correct option, the question's points, and every option id it has. */
+  questions: Map<number, { correctOptionId: number; points: number; optionIds: Set<number> }>;
+  maxScore: number;
+}
+
+/** One exam version as students are served it: what they may see, and the key that stays here. */
+export interface QuestionSet {
+  view: StudentExamView;
+  key: AnswerKey;
+}
+
+/** Splits a loaded exam tree (see loadExamTree) into what a student may see and the answer key. */
+export function questionSetOf(exam: Exam): QuestionSet {
   const key: AnswerKey = { questions: new Map(), maxScore: 0 };
   const view: StudentExamView = {
     id: exam.id,
@@ -33,8 +37,23 @@ export async function loadQuestionSet(
       }),
     })),
   };
-  return { version: exam.version, view, key };
+  return { view, key };
 }
+
+/** A question set in and out of the cache's Redis form (the key as plain arrays). */
+export const questionSetCodec: QuestionSetCodec<QuestionSet> = {
+  toWire: ({ view, key }) => ({
+    view,
+    key: { q: [...key.questions].map(([id, q]) => [id, q.correctOptionId, q.points, [...q.optionIds]]), max: key.maxScore },
+  }),
+  fromWire: (view, key) => ({
+    view,
+    key: {
+      questions: new Map(key.q.map(([id, correct, points, options]) => [id, { correctOptionId: correct, points, optionIds: new Set(options) }])),
+      maxScore: key.max,
+    },
+  }),
+};
 
 /** mulberry32: a small seeded PRNG, so a shuffle is the same every time for one attempt. */
 function prng(seed: number): () => number {
@@ -77,5 +96,13 @@ export function viewForAttempt(
         questions: questions.map((q) => (flags.shuffleOptions ? { ...q, options: shuffled(q.options, rand) } : q)),
       };
     }),
+  };
+}
+
+/** The question cache's loader: an exam's current version, read from the database (one statement). */
+export function questionSetLoader(exams: { tree(examId: number): Promise<Exam | null> }): ExamLoader<QuestionSet> {
+  return async (examId) => {
+    const exam = await exams.tree(examId);
+    return exam ? { version: exam.version, value: questionSetOf(exam) } : null;
   };
 }

@@ -1,8 +1,6 @@
-import type { FastifyBaseLogger } from 'fastify';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import type { AttemptStatusWire } from '../protocol.js';
-import { MAX_SCORE_SQL, SCORE_SQL } from './attempts.js';
+import type { AttemptStore } from '../db/attempt-store.js';
 import type { AnswerWriter } from './answer-writer.js';
+import type { Logger } from './logger.js';
 import type { ExamNotifier } from './notifier.js';
 
 export interface SweeperOptions {
@@ -25,10 +23,10 @@ export class DeadlineSweeper {
   private readonly opts: SweeperOptions;
 
   constructor(
-    private readonly orm: MikroORM,
+    private readonly attempts: AttemptStore,
     private readonly answers: AnswerWriter,
     private readonly notifier: ExamNotifier,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Logger,
     opts: Partial<SweeperOptions> = {},
   ) {
     this.opts = { intervalMs: 2000, batchSize: 500, ...opts };
@@ -59,41 +57,12 @@ export class DeadlineSweeper {
     await this.answers.flush();
     let total = 0;
     for (;;) {
-      const ended = await this.orm.em.fork().transactional(async (em) => {
-        const conn = em.getConnection();
-        const ctx = em.getTransactionContext();
-        const claimed = await conn.execute<{ id: number }[]>(
-          `select a.id from attempts a join exams e on e.id = a.exam_id
-           where a.status = 'in_progress' and a.deadline_at < now()
-             and a.deadline_at + make_interval(secs => e.grace_period_seconds) < now()
-           order by a.deadline_at limit ?
-           for update of a skip locked`,
-          [this.opts.batchSize],
-          'all',
-          ctx,
-        );
-        if (claimed.length === 0) return [];
-        return conn.execute<{ id: number; exam_id: number; student_id: number; status: AttemptStatusWire }[]>(
-          `with ended as (
-             update attempts a set status = 'expired', submitted_at = a.deadline_at,
-               score = ${SCORE_SQL}, max_score = ${MAX_SCORE_SQL}
-             where a.id = any(?::int[])
-             returning a.id, a.exam_id, a.student_id, a.status
-           ), audit as (
-             insert into proctor_events (exam_id, attempt_id, type, detail, at, actor_id)
-             select exam_id, id, 'auto_submitted', null, now(), null from ended
-           )
-           select * from ended`,
-          [`{${claimed.map((c) => c.id).join(',')}}`],
-          'all',
-          ctx,
-        );
-      });
+      const ended = await this.attempts.closeOverdue(this.opts.batchSize, { status: 'expired', atDeadline: true, auditType: 'auto_submitted' });
       for (const a of ended) {
         this.notifier.attemptEnded({
-          examId: a.exam_id,
+          examId: a.examId,
           attemptId: a.id,
-          studentId: a.student_id,
+          studentId: a.studentId,
           status: a.status,
           reason: 'deadline',
         });

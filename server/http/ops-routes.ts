@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { EXAM_NAMESPACE, INVIGILATOR_NAMESPACE } from '../protocol.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { pingDatabase, poolCounts } from '../db/health.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,12 +11,6 @@ declare module 'fastify' {
   }
 }
 
-/** The counters of a `pg` pool. */
-interface PgPoolCounts {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-}
 
 /**
  * `GET /healthz` (the process is up), `GET /readyz` (DB and Redis answer), `GET /metrics` (Prometheus).
@@ -41,8 +36,7 @@ const ops: FastifyPluginAsync = async (app) => {
     );
   });
 
-  const pool = async (): Promise<PgPoolCounts> =>
-    (await app.orm.em.getConnection().getNativeClient()) as unknown as PgPoolCounts;
+  const pool = () => poolCounts(app.orm);
   new Gauge({
     name: 'db_pool_connections',
     help: 'PostgreSQL pool connections by state',
@@ -114,7 +108,7 @@ const ops: FastifyPluginAsync = async (app) => {
       fanout: 'not_configured',
     };
     try {
-      await app.orm.em.getConnection().execute('select 1');
+      await pingDatabase(app.orm);
       checks.database = 'ok';
     } catch (err) {
       app.log.warn({ err }, 'readiness: database unreachable');

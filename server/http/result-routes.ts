@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { currentUser, requireRole } from '../auth/guard.js';
-import { attemptResult, examResults, resultsCsv } from '../exam/results.js';
 import { IdParams } from '../protocol.js';
+import { resultsCsv } from './results-csv.js';
 
 export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/attempts/:id/result', { onRequest: requireRole(), schema: { params: IdParams } }, async (request) =>
-    attemptResult(request.em, currentUser(request), request.params.id),
+    app.results.attemptResult(currentUser(request), request.params.id),
   );
 
   app.get(
@@ -16,7 +16,7 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { params: IdParams, querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])) }) },
     },
     async (request, reply) => {
-      const data = await examResults(request.em, currentUser(request), request.params.id);
+      const data = await app.results.examResults(currentUser(request), request.params.id);
       if (request.query.format !== 'csv') return data;
       return reply
         .header('content-type', 'text/csv; charset=utf-8')

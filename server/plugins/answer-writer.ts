@@ -15,8 +15,8 @@ declare module 'fastify' {
 /** The two batch writers. On close they drain: every buffered answer and audit entry is written. */
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    const answers = new AnswerWriter(app.orm, app.log, config.answers);
-    const audit = new ProctorLog(app.orm, app.log);
+    const answers = new AnswerWriter(app.stores.answers, app.log, config.answers);
+    const audit = new ProctorLog(app.stores.audit, app.log);
     app.decorate('answers', answers);
     app.decorate('audit', audit);
     app.addHook('onClose', async () => {

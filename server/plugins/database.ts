@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../db/embedded.js';
 import { openDatabase } from '../db/orm.js';
 import { QueryCounter } from '../db/query-counter.js';
+import { createStores, type Stores } from '../db/stores.js';
 import { seedDemo } from '../exam/demo-data.js';
 
 declare module 'fastify' {
@@ -15,6 +16,8 @@ declare module 'fastify' {
     queries: QueryCounter;
     /** 'postgres' for `DATABASE_URL`, 'embedded' for PGlite. */
     databaseMode: 'postgres' | 'embedded';
+    /** Every SQL statement of the product, by what it answers (server/db/). */
+    stores: Stores;
   }
   interface FastifyRequest {
     /** A fresh EntityManager fork: one unit of work per request. */
@@ -52,6 +55,7 @@ export default fp<{ config: Config }>(
     app.decorate('orm', orm);
     app.decorate('databaseMode', embedded ? 'embedded' : 'postgres');
     app.decorate('queries', await QueryCounter.attach(orm));
+    app.decorate('stores', createStores(orm));
     app.decorateRequest('em', null as unknown as EntityManager);
     app.addHook('onRequest', async (request) => {
       request.em = orm.em.fork();

@@ -1,21 +1,20 @@
 import fp from 'fastify-plugin';
 import { QuestionCache } from '../cache/question-cache.js';
 import type { Config } from '../config.js';
-import { loadQuestionSet } from '../exam/question-set.js';
+import { questionSetCodec, questionSetLoader, type QuestionSet } from '../exam/question-set.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Question sets by exam: in process, then Redis, then one database load (single-flight). */
-    questions: QuestionCache;
+    questions: QuestionCache<QuestionSet>;
   }
 }
 
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    const orm = app.orm;
     app.decorate(
       'questions',
-      new QuestionCache(app.redis, (examId) => loadQuestionSet(orm.em.fork(), examId), app.log, {
+      new QuestionCache(app.redis, questionSetLoader(app.stores.exams), questionSetCodec, app.log, {
         keyPrefix: config.redisKeyPrefix,
         ttlSeconds: config.questionCacheTtlSeconds,
       }),

@@ -61,7 +61,7 @@ export default fp<{ config: Config }>(
     const clock = new DbClock();
     const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
     const notifier: SocketNotifier = new SocketNotifier(examNsp, bus, () => progress);
-    const progress = new ProgressTracker(app.orm, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
+    const progress = new ProgressTracker(app.stores.roster, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
     const presence = new Presence(
       app.redis,
       config.redisKeyPrefix,

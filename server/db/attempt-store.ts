@@ -1,0 +1,258 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AttemptStatus } from '../../entities/attempt.js';
+import { query, toDate, toDateOrNull } from './sql.js';
+
+/** One attempt row, as the domain reads it. */
+export interface AttemptRecord {
+  id: number;
+  examId: number;
+  studentId: number;
+  status: AttemptStatus;
+  startedAt: Date;
+  deadlineAt: Date;
+  submittedAt: Date | null;
+  score: number | null;
+  maxScore: number | null;
+}
+
+/** An attempt with what its exam says about it: the version of its question set and the grace period. */
+export interface AttemptWithExam extends AttemptRecord {
+  examVersion: number;
+  gracePeriodSeconds: number;
+}
+
+/** Everything a start decides on, read in one statement: the exam, the caller's enrollment and attempt. */
+export interface StartFacts {
+  exam: {
+    id: number;
+    version: number;
+    durationSeconds: number;
+    gracePeriodSeconds: number;
+    opensAt: Date | null;
+    closesAt: Date | null;
+    isPublished: boolean;
+    shuffleQuestions: boolean;
+    shuffleOptions: boolean;
+  };
+  enrollment: { extraTimeSeconds: number } | null;
+  attempt: { id: number; status: AttemptStatus; startedAt: Date; deadlineAt: Date } | null;
+  /** The database's clock when it answered. */
+  dbNow: Date;
+}
+
+/** How an attempt is closed: its final status, when it counts as submitted, and what the audit log says (if anything). */
+export interface Closing {
+  status: Exclude<AttemptStatus, 'in_progress'>;
+  /** True: `submitted_at` is the deadline (a late submit or an auto-submit); false: now. */
+  atDeadline: boolean;
+  /** A `proctor_events` entry written in the same statement, by the system (no actor). */
+  auditType: string | null;
+}
+
+type Timestamp = string | Date;
+
+interface AttemptRow {
+  id: number;
+  exam_id: number;
+  student_id: number;
+  status: AttemptStatus;
+  started_at: Timestamp;
+  deadline_at: Timestamp;
+  submitted_at: Timestamp | null;
+  score: number | null;
+  max_score: number | null;
+}
+
+const ATTEMPT_COLUMNS = 'a.id, a.exam_id, a.student_id, a.status, a.started_at, a.deadline_at, a.submitted_at, a.score, a.max_score';
+
+const toRecord = (r: AttemptRow): AttemptRecord => ({
+  id: r.id,
+  examId: r.exam_id,
+  studentId: r.student_id,
+  status: r.status,
+  startedAt: toDate(r.started_at),
+  deadlineAt: toDate(r.deadline_at),
+  submittedAt: toDateOrNull(r.submitted_at),
+  score: r.score,
+  maxScore: r.max_score,
+});
+
+/** Statement 1 of a start: the exam, the caller's enrollment and any attempt of theirs, in one trip. */
+const START_FACTS = `
+select e.id as exam_id, e.version, e.duration_seconds, e.grace_period_seconds, e.opens_at, e.closes_at,
+  e.is_published, e.shuffle_questions, e.shuffle_options,
+  en.id as enrollment_id, en.extra_time_seconds,
+  a.id as attempt_id, a.status, a.started_at, a.deadline_at,
+  now() as db_now
+from exams e
+left join enrollments en on en.exam_id = e.id and en.student_id = $1
+left join attempts a on a.exam_id = e.id and a.student_id = $1
+where e.id = $2`;
+
+/** Statement 2 of a first start. The deadline is set here, once: min(now + duration + extra, closesAt). */
+const CREATE_ATTEMPT = `
+insert into attempts (exam_id, student_id, status, started_at, deadline_at)
+values ($1, $2, 'in_progress', now(), least(now() + make_interval(secs => $3), coalesce($4::timestamptz, 'infinity')))
+on conflict (exam_id, student_id) do nothing
+returning id, started_at, deadline_at`;
+
+const ATTEMPT_WITH_EXAM = `
+select ${ATTEMPT_COLUMNS}, e.version, e.grace_period_seconds,
+  a.deadline_at + make_interval(secs => e.grace_period_seconds) < now() as past_grace
+from attempts a join exams e on e.id = a.exam_id where a.id = $1`;
+
+/**
+ * Closes attempts still in progress: status, submission time, and the score from the stored answers
+ * against the key in the database; optionally an audit entry per attempt, in the same statement.
+ * The one place an attempt is scored (student's submit, invigilator's force-submit or termination,
+ * deadline sweep).
+ */
+const CLOSE_ATTEMPTS = `
+with closed as (
+  update attempts a set status = $1, submitted_at = case when $2 then a.deadline_at else now() end,
+    score = coalesce((select sum(q.points) from attempt_answers aa
+      join options o on o.id = aa.option_id and o.question_id = aa.question_id and o.is_correct
+      join questions q on q.id = aa.question_id
+      where aa.attempt_id = a.id), 0),
+    max_score = (select coalesce(sum(q.points), 0) from questions q
+      join sections s on s.id = q.section_id where s.exam_id = a.exam_id)
+  where a.id = any($3::int[]) and a.status = 'in_progress'
+  returning ${ATTEMPT_COLUMNS}
+), audit as (
+  insert into proctor_events (exam_id, attempt_id, type, detail, at, actor_id)
+  select c.exam_id, c.id, $4::text, null, now(), null from closed c where $4::text is not null
+)
+select * from closed`;
+
+/** Claims overdue attempts (deadline + grace passed, by the database's clock) for one node: SKIP LOCKED. */
+const CLAIM_OVERDUE = `
+select a.id from attempts a join exams e on e.id = a.exam_id
+where a.status = 'in_progress' and a.deadline_at < now()
+  and a.deadline_at + make_interval(secs => e.grace_period_seconds) < now()
+order by a.deadline_at limit $1
+for update of a skip locked`;
+
+const EXTEND_ATTEMPT = `
+update attempts set deadline_at = deadline_at + make_interval(secs => $1)
+where id = $2 and status = 'in_progress' returning id, student_id, deadline_at`;
+
+const EXTEND_EXAM = `
+update attempts set deadline_at = deadline_at + make_interval(secs => $1)
+where exam_id = $2 and status = 'in_progress' returning id, student_id, deadline_at`;
+
+/** Attempts: their start, their context, their deadline, their end. Each statement here is written once. */
+export class AttemptStore {
+  constructor(private readonly em: EntityManager) {}
+
+  async startFacts(studentId: number, examId: number): Promise<StartFacts | null> {
+    const [r] = await query<{
+      exam_id: number;
+      version: number;
+      duration_seconds: number;
+      grace_period_seconds: number;
+      opens_at: Timestamp | null;
+      closes_at: Timestamp | null;
+      is_published: boolean;
+      shuffle_questions: boolean;
+      shuffle_options: boolean;
+      enrollment_id: number | null;
+      extra_time_seconds: number | null;
+      attempt_id: number | null;
+      status: AttemptStatus | null;
+      started_at: Timestamp | null;
+      deadline_at: Timestamp | null;
+      db_now: Timestamp;
+    }>(this.em.fork(), START_FACTS, [studentId, examId]);
+    if (!r) return null;
+    return {
+      exam: {
+        id: r.exam_id,
+        version: r.version,
+        durationSeconds: r.duration_seconds,
+        gracePeriodSeconds: r.grace_period_seconds,
+        opensAt: toDateOrNull(r.opens_at),
+        closesAt: toDateOrNull(r.closes_at),
+        isPublished: r.is_published,
+        shuffleQuestions: r.shuffle_questions,
+        shuffleOptions: r.shuffle_options,
+      },
+      enrollment: r.enrollment_id === null ? null : { extraTimeSeconds: r.extra_time_seconds ?? 0 },
+      attempt:
+        r.attempt_id === null
+          ? null
+          : { id: r.attempt_id, status: r.status!, startedAt: toDate(r.started_at!), deadlineAt: toDate(r.deadline_at!) },
+      dbNow: toDate(r.db_now),
+    };
+  }
+
+  /** Creates the attempt with its deadline; null when the student already has one (a race with another tab). */
+  async create(
+    examId: number,
+    studentId: number,
+    seconds: number,
+    closesAt: Date | null,
+  ): Promise<{ id: number; startedAt: Date; deadlineAt: Date } | null> {
+    const [r] = await query<{ id: number; started_at: Timestamp; deadline_at: Timestamp }>(this.em.fork(), CREATE_ATTEMPT, [
+      examId,
+      studentId,
+      seconds,
+      closesAt,
+    ]);
+    return r ? { id: r.id, startedAt: toDate(r.started_at), deadlineAt: toDate(r.deadline_at) } : null;
+  }
+
+  /** One attempt with its exam's version and grace period. */
+  async find(attemptId: number): Promise<AttemptWithExam | null> {
+    const [r] = await query<AttemptRow & { version: number; grace_period_seconds: number }>(this.em.fork(), ATTEMPT_WITH_EXAM, [attemptId]);
+    return r ? { ...toRecord(r), examVersion: r.version, gracePeriodSeconds: r.grace_period_seconds } : null;
+  }
+
+  /**
+   * Ends one attempt in one transaction: the row is locked (`FOR UPDATE`: no answer batch can slip in
+   * between), `decide` looks at it (with whether deadline + grace has passed, by the database's clock)
+   * and says how to close it, or null to leave it as it is. Two statements plus BEGIN/COMMIT.
+   */
+  async close(
+    attemptId: number,
+    decide: (locked: AttemptRecord & { pastGrace: boolean }) => Closing | null,
+  ): Promise<{ attempt: AttemptRecord; changed: boolean } | null> {
+    return this.em.fork().transactional(async (em) => {
+      const [r] = await query<AttemptRow & { past_grace: boolean }>(em, `${ATTEMPT_WITH_EXAM} for update of a`, [attemptId]);
+      if (!r) return null;
+      const locked = toRecord(r);
+      const closing = decide({ ...locked, pastGrace: r.past_grace });
+      if (!closing) return { attempt: locked, changed: false };
+      const [closed] = await this.closeAll(em, [attemptId], closing);
+      return closed ? { attempt: closed, changed: true } : { attempt: locked, changed: false };
+    });
+  }
+
+  /**
+   * Claims up to `limit` attempts past deadline + grace that no other node holds, and closes them as
+   * `closing` says, in one transaction. Returns the attempts it closed.
+   */
+  async closeOverdue(limit: number, closing: Closing): Promise<AttemptRecord[]> {
+    return this.em.fork().transactional(async (em) => {
+      const claimed = await query<{ id: number }>(em, CLAIM_OVERDUE, [limit]);
+      if (claimed.length === 0) return [];
+      return this.closeAll(em, claimed.map((c) => c.id), closing);
+    });
+  }
+
+  private async closeAll(em: EntityManager, attemptIds: number[], closing: Closing): Promise<AttemptRecord[]> {
+    const rows = await query<AttemptRow>(em, CLOSE_ATTEMPTS, [closing.status, closing.atDeadline, attemptIds, closing.auditType]);
+    return rows.map(toRecord);
+  }
+
+  /** Moves one attempt's deadline later; null when it is no longer in progress. */
+  async extend(attemptId: number, seconds: number): Promise<Date | null> {
+    const [r] = await query<{ deadline_at: Timestamp }>(this.em.fork(), EXTEND_ATTEMPT, [seconds, attemptId]);
+    return r ? toDate(r.deadline_at) : null;
+  }
+
+  /** Moves the deadline of every attempt of the exam still in progress, in one statement. */
+  async extendExam(examId: number, seconds: number): Promise<{ attemptId: number; studentId: number; deadlineAt: Date }[]> {
+    const rows = await query<{ id: number; student_id: number; deadline_at: Timestamp }>(this.em.fork(), EXTEND_EXAM, [seconds, examId]);
+    return rows.map((r) => ({ attemptId: r.id, studentId: r.student_id, deadlineAt: toDate(r.deadline_at) }));
+  }
+}
