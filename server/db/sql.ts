@@ -1,6 +1,5 @@
-import type { EntityManager, Kysely } from '@mikro-orm/postgresql';
-
-type CompiledQuery = Extract<Parameters<Kysely<unknown>['executeQuery']>[0], { sql: string }>;
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { CompiledQuery } from 'kysely';
 
 /**
  * Runs one hand-written statement with real bind parameters (`$1`, `$2`, …: a JS array travels as a
@@ -9,15 +8,8 @@ type CompiledQuery = Extract<Parameters<Kysely<unknown>['executeQuery']>[0], { s
  * text instead. Only the stores in this folder call it.
  */
 export async function query<Row>(em: EntityManager, text: string, parameters: readonly unknown[] = []): Promise<Row[]> {
-  const compiled: CompiledQuery = {
-    sql: text,
-    parameters,
-    query: { kind: 'RawNode', sqlFragments: [text], parameters: [] } as unknown as CompiledQuery['query'],
-    // Kysely's plugins key their state by this object's identity, not by its text.
-    queryId: { queryId: 'store' },
-  };
-  const result = await em.getKysely().executeQuery<Row>(compiled);
-  return result.rows as Row[];
+  const result = await em.getKysely().executeQuery<Row>(CompiledQuery.raw(text, [...parameters]));
+  return [...result.rows];
 }
 
 /** A timestamp column as a Date, whether the driver returned a string (MikroORM's parsers) or a Date. */
