@@ -156,6 +156,16 @@ export class AttemptService {
 
   /** Stores an answer durably; resolves only once it is committed. */
   async answer(ctx: AttemptContext, payload: AnswerPayload): Promise<{ seq: number }> {
+    return (await this.admitAnswer(ctx, payload)).durable;
+  }
+
+  /**
+   * Checks an answer and hands it to the writer, and resolves then, with `durable` for its commit.
+   * Resolving means the answer is in the writer's buffer, so a submit that starts afterwards (and
+   * flushes the buffer first) counts it: this is how a socket's answers sent before its submit are
+   * never left out.
+   */
+  async admitAnswer(ctx: AttemptContext, payload: AnswerPayload): Promise<{ durable: Promise<{ seq: number }> }> {
     this.assertOpen(ctx);
     const cached = await this.deps.cache.get(ctx.examId, ctx.version);
     const question = cached?.key.questions.get(payload.questionId);
@@ -163,30 +173,33 @@ export class AttemptService {
     if (payload.optionId !== null && !question.optionIds.has(payload.optionId)) {
       throw new AppError('NOT_FOUND', 'No such option for this question');
     }
-    const outcome = await this.deps.answers.enqueue({
+    const written = this.deps.answers.enqueue({
       attemptId: ctx.attemptId,
       questionId: payload.questionId,
       optionId: payload.optionId,
       seq: payload.seq,
       answeredAt: this.deps.clock.now(),
     });
-    switch (outcome) {
-      case 'ok':
-        this.deps.notifier.answerSaved({
-          examId: ctx.examId,
-          attemptId: ctx.attemptId,
-          studentId: ctx.studentId,
-          questionId: payload.questionId,
-        });
-        return { seq: payload.seq };
-      case 'late':
-        throw new AppError('DEADLINE_PASSED', 'The time for this attempt is over');
-      case 'closed':
-        ctx.status = 'submitted';
-        throw new AppError('ATTEMPT_CLOSED', 'This attempt has ended');
-      case 'missing':
-        throw notFound();
-    }
+    const durable = written.then((outcome) => {
+      switch (outcome) {
+        case 'ok':
+          this.deps.notifier.answerSaved({
+            examId: ctx.examId,
+            attemptId: ctx.attemptId,
+            studentId: ctx.studentId,
+            questionId: payload.questionId,
+          });
+          return { seq: payload.seq };
+        case 'late':
+          throw new AppError('DEADLINE_PASSED', 'The time for this attempt is over');
+        case 'closed':
+          ctx.status = 'submitted';
+          throw new AppError('ATTEMPT_CLOSED', 'This attempt has ended');
+        case 'missing':
+          throw notFound();
+      }
+    });
+    return { durable };
   }
 
   /** Records a proctoring signal from the student's browser in the audit log (batched) and tells the invigilators. */

@@ -100,11 +100,26 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
       return result;
     });
 
-    on(EXAM_EVENTS.answer, AnswerPayload, buckets.answers, async (payload) =>
-      attempts.answer(await owned(payload.attemptId), payload),
-    );
+    /**
+     * Answers of this socket still being admitted (checked, not yet in the writer's buffer). A submit
+     * waits for those received before it, so every answer sent before a submit counts: events of one
+     * socket take effect in the order they were sent, while answers still write in parallel batches.
+     */
+    const admitting = new Set<Promise<unknown>>();
+
+    on(EXAM_EVENTS.answer, AnswerPayload, buckets.answers, async (payload) => {
+      const admission = owned(payload.attemptId).then((ctx) => attempts.admitAnswer(ctx, payload));
+      const settled = admission.then(
+        () => undefined,
+        () => undefined,
+      );
+      admitting.add(settled);
+      void settled.then(() => admitting.delete(settled));
+      return (await admission).durable;
+    });
 
     on(EXAM_EVENTS.submit, SubmitPayload, buckets.other, async ({ attemptId }) => {
+      await Promise.all([...admitting]);
       const ctx = await owned(attemptId);
       const { result } = await attempts.end(attemptId, 'submit', { studentId: user.id });
       ctx.status = result.attempt.status;
