@@ -40,6 +40,7 @@ import { registerErrorHandling } from './http/errors.js';
 import { examRoutes } from './http/exam-routes.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { resultRoutes } from './http/result-routes.js';
+import { webRoutes } from './http/web-routes.js';
 import { registerValidation } from './http/validation.js';
 
 declare module 'fastify' {
@@ -253,6 +254,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(authRoutes);
   await app.register(examRoutes);
   await app.register(resultRoutes);
+  await app.register(webRoutes);
   await registerFeedRoute(app, { hub: feeds, invigilation, presence });
 
   if (config.seedOnStart && (await orm.em.fork().count(User)) === 0) {
