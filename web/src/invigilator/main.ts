@@ -152,7 +152,8 @@ class ExamConsole {
   private readonly clock = new ServerClock();
   private readonly roster: RosterTable;
   private readonly beeper = new Beeper();
-  private readonly feed = h('ol', { id: 'feed', class: 'plain feed' });
+  // Focusable: it scrolls, and a keyboard user must be able to scroll it too.
+  private readonly feed = h('ol', { id: 'feed', class: 'plain feed', tabindex: 0, 'aria-labelledby': 'feed-title' });
   private readonly feedQueue: HTMLElement[] = [];
   private feedFrame = 0;
   private readonly summary = h('p', { id: 'roster-summary', class: 'muted' });
@@ -230,7 +231,7 @@ class ExamConsole {
             h('h2', { id: 'roster-title' }, 'Students'),
             h('div', { class: 'field inline' }, h('label', { for: 'roster-filter' }, 'Show'), filter),
           ),
-          h('div', { class: 'table-scroll' }, this.roster.table),
+          this.roster.element,
         ),
         h(
           'div',

@@ -13,6 +13,9 @@ const STATUS_LABEL: Record<RosterRow['status'], string> = {
   terminated: 'Terminated',
 };
 
+/** Names compared as people read them: "Student 2" before "Student 10". */
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
 const finished = (r: RosterRow) => r.status === 'submitted' || r.status === 'expired' || r.status === 'terminated';
 
 function matches(r: RosterRow, f: RosterFilter): boolean {
@@ -50,16 +53,23 @@ interface Row {
   flags: HTMLTableCellElement;
   status: HTMLTableCellElement;
   shown: Shown;
+  /** Passes the filter (else `hidden`). */
   visible: boolean;
+  /** In or near the scrolled view; rows off screen are written once they scroll in. */
+  onScreen: boolean;
+  stale: boolean;
 }
 
 /**
  * The live roster table of one exam, built for hundreds of rows: events only change the row's data
- * and mark it dirty; once per animation frame the dirty rows' changed cells are written. Nothing is
- * rebuilt per event; the order is recomputed at most once a second while events change what it sorts by.
+ * and mark it dirty; once per animation frame the dirty rows' changed cells are written, and only for
+ * rows on screen (the others when they scroll in). Nothing is rebuilt per event; the order is recomputed
+ * at most once a second while events change what it sorts by.
  */
 export class RosterTable {
   readonly table: HTMLTableElement;
+  /** The scrolling box around the table (what the page mounts). */
+  readonly element: HTMLDivElement;
   private readonly tbody: HTMLTableSectionElement;
   private readonly rows = new Map<number, Row>();
   private readonly dirty = new Set<Row>();
@@ -72,6 +82,25 @@ export class RosterTable {
   private lastOrderAt = 0;
   private readonly headers = new Map<SortKey, HTMLTableCellElement>();
   private readonly timer: ReturnType<typeof setInterval>;
+  private readonly byElement = new WeakMap<Element, Row>();
+  private readonly observer: IntersectionObserver;
+
+  /** Tracks which rows are in (or within 300 px of) the scrolled view of `root`. */
+  private observe(root: Element): IntersectionObserver {
+    return new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          const row = this.byElement.get(e.target);
+          if (!row) continue;
+          row.onScreen = e.isIntersecting;
+          if (row.onScreen && row.stale) this.dirty.add(row);
+        }
+        if (this.dirty.size) this.schedule();
+      },
+      { root, rootMargin: '300px 0px' },
+    );
+  }
+
   /** Called once per frame with the latest counts (for the summary line). */
   onSummary: (s: { total: number; connected: number; flagged: number; finished: number; notStarted: number; shown: number }) => void = () => {};
 
@@ -101,6 +130,8 @@ export class RosterTable {
       ),
       this.tbody,
     );
+    this.element = h('div', { class: 'table-scroll' }, this.table);
+    this.observer = this.observe(this.element);
     this.timer = setInterval(() => {
       this.tickAll = true;
       this.schedule();
@@ -110,10 +141,12 @@ export class RosterTable {
   close(): void {
     clearInterval(this.timer);
     cancelAnimationFrame(this.frame);
+    this.observer.disconnect();
   }
 
   /** The whole roster (on watch and after every reconnect). */
   load(rows: RosterRow[]): void {
+    for (const row of this.rows.values()) this.observer.unobserve(row.el);
     this.rows.clear();
     this.dirty.clear();
     const fragment = document.createDocumentFragment();
@@ -125,7 +158,13 @@ export class RosterTable {
     for (const row of this.sorted()) fragment.append(row.el);
     this.tbody.replaceChildren(fragment);
     this.tickAll = true;
+    // The first write covers every row; from then on only rows on screen are kept current.
+    for (const row of this.rows.values()) row.onScreen = true;
     this.flush();
+    for (const row of this.rows.values()) {
+      row.onScreen = false;
+      this.observer.observe(row.el);
+    }
   }
 
   get(studentId: number): RosterRow | undefined {
@@ -208,8 +247,10 @@ export class RosterTable {
     const flags = h('td', { class: 'num flags' });
     const status = h('td', {});
     const name = h('button', { type: 'button', class: 'link student', onclick: () => this.onSelect(data) }, data.student.name);
-    const el = h('tr', { 'data-student': data.student.id }, h('th', { scope: 'row' }, name), connected, h('td', { class: 'progress-cell' }, progress, progressText), remaining, flags, status);
-    return { data, el, connected, progress, progressText, remaining, flags, status, shown: {}, visible: true };
+    const el = h('tr', { 'data-student': data.student.id }, h('th', { scope: 'row' }, name), connected, h('td', {}, h('div', { class: 'progress-cell' }, progress, progressText)), remaining, flags, status);
+    const row: Row = { data, el, connected, progress, progressText, remaining, flags, status, shown: {}, visible: true, onScreen: false, stale: false };
+    this.byElement.set(el, row);
+    return row;
   }
 
   private remainingText(d: RosterRow): string {
@@ -219,6 +260,16 @@ export class RosterTable {
 
   private write(row: Row): void {
     const d = row.data;
+    const visible = matches(d, this.filter);
+    if (visible !== row.visible) {
+      row.el.hidden = !visible;
+      row.visible = visible;
+    }
+    if (!row.onScreen || !visible) {
+      row.stale = true;
+      return;
+    }
+    row.stale = false;
     const s = row.shown;
     if (s.connected !== d.connected || s.status !== d.status) {
       const text = d.status === 'not_started' && !d.connected ? '—' : d.connected ? 'Connected' : 'Disconnected';
@@ -248,17 +299,12 @@ export class RosterTable {
       row.el.dataset.status = d.status;
       s.status = d.status;
     }
-    const visible = matches(d, this.filter);
-    if (visible !== row.visible) {
-      row.el.hidden = !visible;
-      row.visible = visible;
-    }
   }
 
   private flush(): void {
     if (this.tickAll) {
       this.tickAll = false;
-      for (const row of this.rows.values()) if (row.data.status === 'in_progress' || row.shown.status !== row.data.status) this.dirty.add(row);
+      for (const row of this.rows.values()) if (row.onScreen && row.data.status === 'in_progress') this.dirty.add(row);
     }
     for (const row of this.dirty) this.write(row);
     this.dirty.clear();
@@ -284,7 +330,7 @@ export class RosterTable {
     const value = (r: RosterRow): number | string => {
       switch (key) {
         case 'name':
-          return r.student.name.toLowerCase();
+          return 0;
         case 'connected':
           return r.connected ? 1 : 0;
         case 'progress':
@@ -302,7 +348,7 @@ export class RosterTable {
       const vb = value(b.data);
       if (va < vb) return -dir;
       if (va > vb) return dir;
-      return a.data.student.name.localeCompare(b.data.student.name);
+      return collator.compare(a.data.student.name, b.data.student.name);
     });
   }
 
