@@ -179,6 +179,11 @@ describe('student page', () => {
     // The list now says finished, and a reload does not reopen the exam.
     await page.getByRole('button', { name: 'Back to your exams' }).click();
     await expectText(page.locator('.exam-item .badge'), 'Finished');
+    // An old link to the exam (or a tab left open) finds the end screen with the score, not the exam.
+    await page.goto(`${t.url}/student#exam=${exam.id}`);
+    await page.reload();
+    await page.locator('#end-screen').waitFor();
+    await expectText(page.locator('#score'), `Score: ${max} of ${max} points`);
     expect(unexpectedErrors(problems)).toEqual([]);
     await context.close();
   });

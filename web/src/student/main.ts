@@ -555,7 +555,7 @@ class ExamSession {
     localStorage.removeItem(this.messagesKey());
     this.close();
     current = null;
-    await showEnd(this.session, { ...ev, attemptId }, this.title, { lost, submitted, messages: this.messages });
+    await showEnd(this.session, { ...ev, attemptId }, this.title, { lost, submitted, messages: this.messages, examId: this.examId });
   }
 
   renderStatus(): void {
@@ -621,8 +621,8 @@ class ExamView {
           h(
             'p',
             { class: 'legend muted' },
-            h('span', { class: 'swatch answered' }), ' answered ',
-            h('span', { class: 'swatch flagged' }), ' flagged for review',
+            h('span', { class: 'legend-item' }, h('span', { class: 'swatch answered' }), ' answered'),
+            h('span', { class: 'legend-item' }, h('span', { class: 'swatch flagged' }), ' flagged for review'),
           ),
           this.nav,
           h('div', { class: 'sidebar-actions' }, submit, fullscreen),
@@ -792,7 +792,7 @@ async function showEnd(
   session: Session,
   ev: AttemptEndedEvent,
   title: string,
-  extra: { lost?: number; submitted?: SubmitResult | undefined; messages?: readonly MessageEvent[] } = {},
+  extra: { lost?: number; submitted?: SubmitResult | undefined; messages?: readonly MessageEvent[]; examId?: number } = {},
 ): Promise<void> {
   history.replaceState(null, '', location.pathname);
   mount(statusArea, signOutButton());
@@ -830,12 +830,18 @@ async function showEnd(
     score.textContent = `Score: ${fromSubmit.score} of ${fromSubmit.maxScore ?? '?'} points`;
     return;
   }
-  if (!ev.attemptId) {
-    score.textContent = '';
-    return;
-  }
   try {
-    const result = await api<AttemptResultBody>(`/api/attempts/${ev.attemptId}/result`, { token: session.token });
+    let attemptId = ev.attemptId;
+    if (!attemptId && extra.examId !== undefined) {
+      // Reopened after the attempt had ended (e.g. a reload): find it in the student's attempts.
+      const { attempts } = await api<{ attempts: MyAttempt[] }>('/api/attempts', { token: session.token });
+      attemptId = attempts.find((a) => a.examId === extra.examId)?.id ?? 0;
+    }
+    if (!attemptId) {
+      score.textContent = '';
+      return;
+    }
+    const result = await api<AttemptResultBody>(`/api/attempts/${attemptId}/result`, { token: session.token });
     score.textContent =
       result.attempt.score === null ? 'Your score is not available yet.' : `Score: ${result.attempt.score} of ${result.attempt.maxScore ?? '?'} points`;
   } catch (err) {
