@@ -108,6 +108,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     genReqId: () => `${node}-${(++requests).toString(36)}`,
     logger: {
       level: config.logLevel,
+      ...(config.env === 'development' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : {}),
       base: { pid: process.pid, hostname: hostname(), ...opts.logBindings },
       serializers: {
         // The WebSocket feed accepts `?token=`: never let it reach a log line.
