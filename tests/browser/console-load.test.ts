@@ -14,8 +14,13 @@ const QUESTIONS = 10;
 const ABSENT = 10;
 /** Each student answers every question, one every this many ms (the whole class at once). */
 const ANSWER_EVERY_MS = 400;
-/** A frame budget a console must stay within to feel smooth; the issue's aim is none over 50 ms. */
-const LONGEST_TASK_LIMIT_MS = 200;
+/**
+ * Bounds that fail the first version (58 long tasks, the longest 251 ms on a quiet machine) but leave
+ * room for a shared 2-core machine, where other processes stretch any task. The aim is none over 50 ms;
+ * the figure is printed and recorded in docs/benchmarks.md.
+ */
+const LONGEST_TASK_LIMIT_MS = 400;
+const LONG_TASKS_LIMIT = 25;
 
 let t: TestApp;
 let browser: Browser;
@@ -112,6 +117,12 @@ describe('invigilator console under load', () => {
     await filter.selectOption('not_started');
     await expectCount(page.locator('#roster tbody tr:not([hidden])'), ABSENT);
     await filter.selectOption('all');
+    // Sorting by flags (most first) puts the flagged students on top; by name again for the screenshot.
+    await page.getByRole('button', { name: 'Flags' }).click();
+    await expectText(page.locator('#roster tbody tr').first().locator('td.flags'), '1');
+    expect(await page.locator('#roster th', { hasText: 'Flags' }).getAttribute('aria-sort')).toBe('descending');
+    await page.getByRole('button', { name: 'Student', exact: true }).click();
+    await expectText(page.locator('#roster tbody tr').first().locator('th'), students[0]!.name);
     await page.locator('#roster tbody tr').first().scrollIntoViewIfNeeded();
     await screenshot(page, 'console', false);
     await expectAccessible(page, `console with ${STUDENTS} rows`);
@@ -131,6 +142,7 @@ describe('invigilator console under load', () => {
     };
     console.log(`console-load: ${JSON.stringify(summary)}`);
     expect(summary.longestTaskWhileStreamingMs).toBeLessThan(LONGEST_TASK_LIMIT_MS);
+    expect(summary.longTasksWhileStreaming).toBeLessThan(LONG_TASKS_LIMIT);
     for (const { socket } of sockets) socket.disconnect();
     await context.close();
   }, 120_000);

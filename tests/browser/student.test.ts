@@ -23,13 +23,14 @@ let t: TestApp;
 let browser: Browser;
 let students: TestUser[];
 let exam: ExamAdminView;
+let admin: TestUser;
 
 beforeAll(async () => {
   t = await createTestApp({ redis: true });
   await t.listen();
-  const [admin] = await createUsers(t.app, 1, 'admin');
+  admin = (await createUsers(t.app, 1, 'admin'))[0]!;
   students = await createUsers(t.app, 4, 'student');
-  exam = await createExam(t.app, admin!, examBody(6, 2, { title: 'Browser exam', durationSeconds: 1200 }), { enroll: students });
+  exam = await createExam(t.app, admin, examBody(6, 2, { title: 'Browser exam', durationSeconds: 1200 }), { enroll: students });
   browser = await launchBrowser();
 });
 
@@ -211,6 +212,22 @@ describe('student page', () => {
     const [invigilator] = await createUsers(t.app, 1, 'invigilator');
     await signIn(page, invigilator!.email);
     await expectContains(page.locator('#login-error'), 'sign in on the invigilator console');
+    await context.close();
+  });
+
+  it('screen readers hear the time only when it crosses 5 minutes (and 1 minute), never each second', async () => {
+    const [student] = await createUsers(t.app, 1, 'student');
+    await createExam(t.app, admin, examBody(2, 1, { title: 'Short exam', durationSeconds: 302 }), { enroll: [student!] });
+    const { context, page } = await newPage(browser);
+    await page.goto(`${t.url}/student`);
+    await signIn(page, student!.email);
+    await page.locator('.exam-item', { hasText: 'Short exam' }).getByRole('button', { name: 'Start exam' }).click();
+    await expectText(page.locator('#connection'), /^Online/);
+    expect(await page.locator('#timer-announcer').getAttribute('aria-live')).toBe('assertive');
+    expect(await page.locator('#timer').getAttribute('aria-live')).toBeNull();
+    expect(((await page.locator('#timer-announcer').textContent()) ?? '').trim()).toBe('');
+    await expectText(page.locator('#timer-announcer'), '5 minutes left.', 8000);
+    expect(await shownSeconds(page)).toBeLessThanOrEqual(300);
     await context.close();
   });
 });
