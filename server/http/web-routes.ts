@@ -7,8 +7,14 @@ import fp from 'fastify-plugin';
 import { Attempt } from '../../entities/attempt.js';
 import { currentUser, requireRole } from '../auth/guard.js';
 
-/** Where `vite build` (web/vite.config.ts) writes the pages. */
-export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+/**
+ * Where `vite build` (web/vite.config.ts) writes the pages: `<repo>/web/dist`, two levels up from this
+ * file under tsx, three from its compiled copy in `dist/server/http/` (`npm run build`).
+ */
+export const WEB_DIST =
+  ['../../web/dist/', '../../../web/dist/']
+    .map((p) => fileURLToPath(new URL(p, import.meta.url)))
+    .find((dir) => existsSync(path.join(dir, 'index.html'))) ?? fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 /** Hashed file names under `assets/` never change content: cache them for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';

@@ -755,11 +755,12 @@ class ExamView {
   }
 
   renderTimer(remainingMs: number): void {
+    // The exact figure (for tests and tools); the text changes once a second.
+    this.timer.dataset.remainingMs = String(Math.round(remainingMs));
     const text = formatDuration(remainingMs);
     if (text === this.timerText) return;
     this.timerText = text;
     this.timer.textContent = `Time left ${text}`;
-    this.timer.dataset.remainingMs = String(Math.round(remainingMs));
     this.timer.classList.toggle('low', remainingMs <= 5 * 60_000);
   }
 
