@@ -114,6 +114,8 @@ describe('landing page', () => {
     await expectAccessible(page, 'landing');
 
     await page.getByRole('link', { name: /Student/ }).click();
+    await expectText(page.locator('.login .notice'), 'Demo: sign in as student1@example.com with the password demo1234.');
+    await expectAccessible(page, 'student sign-in (demo)');
     await signIn(page, 'student1@example.com');
     const item = page.locator('.exam-item', { hasText: 'Demo exam' });
     await expectText(item.locator('.badge'), 'Open');
