@@ -40,6 +40,8 @@ export async function buildApp(config: Config): Promise<App> {
     genReqId: () => `${node}-${(++requests).toString(36)}`,
     logger: {
       level: config.logLevel,
+      // Readable lines on a developer's terminal; JSON lines everywhere else (production, tests, CI).
+      ...(config.env === 'development' ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : {}),
       base: { pid: process.pid, hostname: hostname() },
       serializers: {
         // The feed refuses a `?token=`; one sent anyway must still not reach a log line.

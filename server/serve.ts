@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { buildApp, type App } from './app.js';
 import type { Config } from './config.js';
 
@@ -52,4 +53,7 @@ export async function serve(config: Config): Promise<void> {
   app.log.info(modeFields(config), 'mode');
   drainOnSignals(app);
   await app.listen({ port: config.port, host: config.host });
+  const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host;
+  const demo = config.seedOnStart ? ` (demo: sign in as student1@example.com or invigilator@example.com, password ${config.demoPassword})` : '';
+  app.log.info(`open http://${host}:${(app.server.address() as AddressInfo).port}/ in a browser${demo}`);
 }
