@@ -6,6 +6,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AppError } from './errors.js';
+import { INVIGILATOR_EVENTS, type EXAM_EVENTS } from './protocol-names.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -158,33 +159,13 @@ export function compileValidator<T extends TSchema>(schema: T): PayloadValidator
 // Socket.IO: namespaces and event names. Every name the server, the pages, the tests and the load
 // tests use comes from here.
 
-export const EXAM_NAMESPACE = '/exam';
-export const INVIGILATOR_NAMESPACE = '/invigilator';
-
-/** The event names of the `/exam` namespace. */
-export const EXAM_EVENTS = {
-  start: 'attempt:start',
-  answer: 'answer',
-  submit: 'submit',
-  proctor: 'proctor:event',
-  timer: 'timer',
-  ended: 'attempt:ended',
-  message: 'message',
-} as const;
-
-/** The event names of the `/invigilator` namespace. */
-export const INVIGILATOR_EVENTS = {
-  watch: 'exam:watch',
-  extendAttempt: 'attempt:extend',
-  extendExam: 'exam:extend',
-  message: 'attempt:message',
-  announce: 'exam:announce',
-  terminate: 'attempt:terminate',
-  forceSubmit: 'attempt:submit',
-  rosterUpdate: 'roster:update',
-  proctorEvent: 'proctor:event',
-  ended: 'attempt:ended',
-} as const;
+export {
+  EXAM_EVENTS,
+  EXAM_NAMESPACE,
+  FLAG_EVENT_TYPES,
+  INVIGILATOR_EVENTS,
+  INVIGILATOR_NAMESPACE,
+} from './protocol-names.js';
 
 // ---------------------------------------------------------------------------------------------
 // Socket.IO: acks
@@ -356,16 +337,6 @@ export type AttemptMessagePayload = Static<typeof AttemptMessagePayload>;
 export type ExamAnnouncePayload = Static<typeof ExamAnnouncePayload>;
 export type AttemptTerminatePayload = Static<typeof AttemptTerminatePayload>;
 export type AttemptForceSubmitPayload = Static<typeof AttemptForceSubmitPayload>;
-
-/** Proctoring signals that count as a flag on the roster. */
-export const FLAG_EVENT_TYPES: readonly ProctorEventType[] = [
-  'focus_lost',
-  'visibility_hidden',
-  'fullscreen_exit',
-  'paste',
-  'copy',
-  'devtools_open',
-];
 
 const IsoOrNull = Type.Union([Type.String(), Type.Null()]);
 

@@ -30,7 +30,7 @@ export default defineConfig({
         // Named shared chunks, so the bundle report says what weighs what.
         manualChunks(id) {
           if (/node_modules\/(socket\.io-client|socket\.io-parser|engine\.io-client|engine\.io-parser|@socket\.io|debug|ms)\//.test(id)) return 'socket.io';
-          if (/node_modules\/typebox\/|server\/(protocol|errors)\.ts$/.test(id)) return 'protocol';
+          if (/node_modules\/typebox\/|server\/(protocol|protocol-names|errors)\.ts$/.test(id)) return 'protocol';
           if (id.includes('/web/src/lib/')) return 'lib';
           return undefined;
         },

@@ -2,12 +2,17 @@ import { io, type Socket } from 'socket.io-client';
 import {
   FLAG_EVENT_TYPES,
   INVIGILATOR_EVENTS,
-  type Ack,
-  type AttemptEndedEvent,
-  type InvigilatorProctorEvent,
-  type InvigilatorServerToClientEvents,
-  type ProctorEventType,
-  type RosterRow,
+} from '../../../server/protocol-names.js';
+import type {
+  AckData,
+  AttemptEndedEvent,
+  ErrorBodyWire,
+  InvigilatorClientToServerEvents,
+  InvigilatorProctorEvent,
+  InvigilatorServerToClientEvents,
+  PayloadOf,
+  ProctorEventType,
+  RosterRow,
 } from '../../../server/protocol.js';
 import { api, ApiError, downloadWithToken } from '../lib/api.js';
 import { confirmDialog } from '../lib/dialog.js';
@@ -18,9 +23,8 @@ import { SessionStore, type Session } from '../lib/session.js';
 import type { ExamResultsBody, ExamSummary, SiteInfo } from '../lib/types.js';
 import { RosterTable, type RosterFilter } from './roster.js';
 
-/** The console's requests: protocol.ts has no typed client-to-server map for `/invigilator` yet, so: the names from INVIGILATOR_EVENTS, each with an ack. */
-type InvigilatorRequest = (typeof INVIGILATOR_EVENTS)['watch' | 'extendAttempt' | 'extendExam' | 'message' | 'announce' | 'terminate' | 'forceSubmit'];
-type ConsoleSocket = Socket<InvigilatorServerToClientEvents, Record<InvigilatorRequest, (payload: object, ack: (res: Ack) => void) => void>>;
+type Requests = InvigilatorClientToServerEvents;
+type ConsoleSocket = Socket<InvigilatorServerToClientEvents, Requests>;
 
 const ACK_TIMEOUT_MS = 10_000;
 const FEED_LIMIT = 200;
@@ -29,11 +33,19 @@ const store = new SessionStore('exam.invigilator.session');
 const main = byId('main');
 const statusArea = byId('status-area');
 
-function request<T extends object>(socket: ConsoleSocket, event: InvigilatorRequest, payload: object): Promise<T> {
+/** An ack as it arrives: `{ok: true, …}` or `{ok: false, error}`, checked before it is believed. */
+function isAck(res: unknown): res is { ok: true } | { ok: false; error: ErrorBodyWire } {
+  return typeof res === 'object' && res !== null && 'ok' in res && typeof res.ok === 'boolean';
+}
+
+/** One request of the console: its payload and its ack's data typed by the protocol's map. */
+function request<E extends keyof Requests>(socket: ConsoleSocket, event: E, payload: PayloadOf<Requests[E]>): Promise<AckData<Requests[E]>>;
+function request(socket: Socket, event: string, payload: unknown): Promise<object> {
   return socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload).then(
-    (res) => {
+    (res: unknown) => {
+      if (!isAck(res)) throw new ApiError('INTERNAL', 'The server sent an unexpected answer.');
       if (!res.ok) throw ApiError.from(res.error);
-      return res as T;
+      return res;
     },
     () => {
       throw new ApiError('TIMEOUT', 'The server did not answer in time. Check the connection and try again.');
@@ -317,7 +329,7 @@ class ExamConsole {
 
   private async watch(): Promise<void> {
     try {
-      const { roster } = await request<{ roster: RosterRow[] }>(this.socket, INVIGILATOR_EVENTS.watch, { examId: this.exam.id });
+      const { roster } = await request(this.socket, INVIGILATOR_EVENTS.watch, { examId: this.exam.id });
       const live = roster.find((r) => r.status === 'in_progress' && r.deadlineAt && r.remainingMs !== null);
       if (live) this.clock.sync(new Date(Date.parse(live.deadlineAt!) - live.remainingMs!).toISOString());
       this.roster.load(roster);
@@ -462,7 +474,7 @@ class ExamConsole {
     await this.act(
       { title: 'Extend time?', message: `Give ${r.student.name} ${minutes} more minute${minutes === 1 ? '' : 's'}?`, confirmLabel: 'Extend time' },
       async () => {
-        const res = await request<{ deadlineAt: string }>(this.socket, INVIGILATOR_EVENTS.extendAttempt, { attemptId, seconds: minutes * 60 });
+        const res = await request(this.socket, INVIGILATOR_EVENTS.extendAttempt, { attemptId, seconds: minutes * 60 });
         return `${r.student.name} has ${minutes} more minute${minutes === 1 ? '' : 's'}: the new deadline is ${formatTime(res.deadlineAt)}.`;
       },
     );
@@ -488,7 +500,7 @@ class ExamConsole {
     await this.act(
       { title: 'Force-submit?', message: `Submit ${r.student.name}'s exam now, with the answers saved so far?`, confirmLabel: 'Force-submit', danger: true },
       async () => {
-        const res = await request<{ attempt: { score: number | null; maxScore: number | null } }>(this.socket, INVIGILATOR_EVENTS.forceSubmit, { attemptId });
+        const res = await request(this.socket, INVIGILATOR_EVENTS.forceSubmit, { attemptId });
         return `${r.student.name}'s exam was submitted (score ${res.attempt.score ?? '?'} of ${res.attempt.maxScore ?? '?'}).`;
       },
     );
@@ -514,7 +526,7 @@ class ExamConsole {
     await this.act(
       { title: 'Extend everyone?', message: `Give every student still working ${minutes} more minute${minutes === 1 ? '' : 's'}?`, confirmLabel: 'Extend everyone' },
       async () => {
-        const res = await request<{ extended: number }>(this.socket, INVIGILATOR_EVENTS.extendExam, { examId: this.exam.id, seconds: minutes * 60 });
+        const res = await request(this.socket, INVIGILATOR_EVENTS.extendExam, { examId: this.exam.id, seconds: minutes * 60 });
         return `${res.extended} attempt${res.extended === 1 ? '' : 's'} extended by ${minutes} minute${minutes === 1 ? '' : 's'}.`;
       },
     );

@@ -1,15 +1,17 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   EXAM_EVENTS,
-  type AttemptEndedEvent,
-  type AttemptStartResult,
-  type ExamClientToServerEvents,
-  type ExamServerToClientEvents,
-  type MessageEvent,
-  type ProctorEventType,
-  type StudentExamView,
-  type SubmitResult,
-  type TimerEvent,
+} from '../../../server/protocol-names.js';
+import type {
+  AttemptEndedEvent,
+  AttemptStartResult,
+  ExamClientToServerEvents,
+  ExamServerToClientEvents,
+  MessageEvent,
+  ProctorEventType,
+  StudentExamView,
+  SubmitResult,
+  TimerEvent,
 } from '../../../server/protocol.js';
 import { api, ApiError } from '../lib/api.js';
 import { confirmDialog } from '../lib/dialog.js';
@@ -471,8 +473,7 @@ class ExamSession {
       return;
     }
     const payload = detail ? { attemptId: this.attemptId, type, detail } : { attemptId: this.attemptId, type };
-    // Untyped on purpose: protocol.ts's ProctorEventPayload['type'] is `never` today (a TypeBox union built from a mapped array).
-    (this.socket as Socket).timeout(ACK_TIMEOUT_MS).emit(EXAM_EVENTS.proctor, payload, () => undefined);
+    this.socket.timeout(ACK_TIMEOUT_MS).emit(EXAM_EVENTS.proctor, payload, () => undefined);
   }
 
   private flushProctor(): void {
