@@ -14,6 +14,14 @@ import { INVIGILATOR_EVENTS, type EXAM_EVENTS } from './protocol-names.js';
 /** Ids are positive integers on the wire (in a URL path, written as digits). */
 export const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 const IsoDateTime = Type.String({ format: 'date-time' });
+const AttemptStatus = Type.Union([
+  Type.Literal('in_progress'),
+  Type.Literal('submitted'),
+  Type.Literal('expired'),
+  Type.Literal('terminated'),
+]);
+export type AttemptStatusWire = Static<typeof AttemptStatus>;
+
 /**
  * Text PostgreSQL can store: no NUL character (text and jsonb refuse it) and no unpaired UTF-16
  * surrogate (not valid Unicode; jsonb refuses it). Every string a client sends that may reach the
@@ -129,6 +137,134 @@ export type InvigilatorsBody = Static<typeof InvigilatorsBody>;
 export const IdParams = Type.Object({ id: Id });
 
 // ---------------------------------------------------------------------------------------------
+// HTTP: responses. Each route declares its response (Fastify serializes with it, so nothing the
+// schema does not name can leave by accident); the domain's types must match these.
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Role = Type.Union([Type.Literal('student'), Type.Literal('invigilator'), Type.Literal('admin')]);
+const AttemptStatusOrNotStarted = Type.Union([
+  Type.Literal('in_progress'),
+  Type.Literal('submitted'),
+  Type.Literal('expired'),
+  Type.Literal('terminated'),
+  Type.Literal('not_started'),
+]);
+
+export const LoginResponse = Type.Object({
+  token: Type.String(),
+  user: Type.Object({ id: Id, name: Type.String(), email: Type.String(), role: Role }),
+});
+
+export const ExamSummaryResponse = Type.Object({
+  id: Id,
+  title: Type.String(),
+  durationSeconds: Type.Integer(),
+  gracePeriodSeconds: Type.Integer(),
+  opensAt: Nullable(Type.String()),
+  closesAt: Nullable(Type.String()),
+  isPublished: Type.Boolean(),
+  version: Type.Integer(),
+});
+export const ExamListResponse = Type.Object({ exams: Type.Array(ExamSummaryResponse) });
+
+/** The whole exam with its key: admins only. */
+export const ExamAdminResponse = Type.Object({
+  ...ExamSummaryResponse.properties,
+  shuffleQuestions: Type.Boolean(),
+  shuffleOptions: Type.Boolean(),
+  questionCount: Type.Integer(),
+  maxScore: Type.Integer(),
+  sections: Type.Array(
+    Type.Object({
+      id: Id,
+      title: Type.String(),
+      questions: Type.Array(
+        Type.Object({
+          id: Id,
+          text: Type.String(),
+          points: Type.Integer(),
+          options: Type.Array(Type.Object({ id: Id, text: Type.String(), isCorrect: Type.Boolean() })),
+        }),
+      ),
+    }),
+  ),
+});
+
+export const EnrollmentsResponse = Type.Object({ enrolled: Type.Integer() });
+export const InvigilatorsResponse = Type.Object({ invigilators: Type.Integer() });
+
+export const AttemptResultResponse = Type.Object({
+  attempt: Type.Object({
+    id: Id,
+    examId: Id,
+    status: AttemptStatus,
+    score: Nullable(Type.Number()),
+    maxScore: Nullable(Type.Number()),
+    startedAt: Type.String(),
+    deadlineAt: Type.String(),
+    submittedAt: Nullable(Type.String()),
+  }),
+  answers: Type.Array(Type.Object({ questionId: Id, optionId: Nullable(Id), correct: Type.Boolean() })),
+});
+
+export const ExamResultsResponse = Type.Object({
+  exam: Type.Object({ id: Id, title: Type.String() }),
+  results: Type.Array(
+    Type.Object({
+      student: Type.Object({ id: Id, name: Type.String(), email: Type.String() }),
+      attemptId: Nullable(Id),
+      status: AttemptStatusOrNotStarted,
+      score: Nullable(Type.Number()),
+      maxScore: Nullable(Type.Number()),
+      answered: Type.Integer(),
+      startedAt: Nullable(Type.String()),
+      submittedAt: Nullable(Type.String()),
+    }),
+  ),
+});
+
+/** `GET /api/site`: the server's time, and in the demo the logins to try. */
+export const SiteResponse = Type.Object({
+  serverNow: Type.String(),
+  demo: Nullable(
+    Type.Object({
+      password: Type.String(),
+      accounts: Type.Array(Type.Object({ email: Type.String(), role: Role, note: Type.String() })),
+    }),
+  ),
+});
+
+/** `GET /api/attempts`: the calling student's own attempts (scores once ended). */
+export const MyAttemptsResponse = Type.Object({
+  serverNow: Type.String(),
+  attempts: Type.Array(
+    Type.Object({
+      id: Id,
+      examId: Id,
+      status: AttemptStatus,
+      startedAt: Type.String(),
+      deadlineAt: Type.String(),
+      submittedAt: Nullable(Type.String()),
+      score: Nullable(Type.Number()),
+      maxScore: Nullable(Type.Number()),
+    }),
+  ),
+});
+
+/** The contract's error body, for every route's 4xx/5xx. */
+export const ErrorResponse = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    retryAfterMs: Type.Optional(Type.Number()),
+    details: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  }),
+});
+
+/** `response` for a route schema: its success body under `status`, the error body for the rest. */
+export const responses = <T extends TSchema>(status: 200 | 201, body: T) => ({ [status]: body, '4xx': ErrorResponse, '5xx': ErrorResponse }) as const;
+
+// ---------------------------------------------------------------------------------------------
 // Validation outside Fastify (socket events): compiled once, errors in the contract's shape.
 
 interface PayloadValidator<T extends TSchema> {
@@ -242,13 +378,6 @@ export type ProctorEventType = ProctorEventPayload['type'];
 /** Every proctoring signal a client may send (the schema's list). */
 export const PROCTOR_EVENT_TYPES: readonly ProctorEventType[] = ProctorEventPayload.properties.type.anyOf.map((t) => t.const);
 
-const AttemptStatus = Type.Union([
-  Type.Literal('in_progress'),
-  Type.Literal('submitted'),
-  Type.Literal('expired'),
-  Type.Literal('terminated'),
-]);
-export type AttemptStatusWire = Static<typeof AttemptStatus>;
 
 /** What a student sees of an exam: no `isCorrect`, no key, ever. */
 export interface StudentExamView {

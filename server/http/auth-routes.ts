@@ -2,11 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { LoginThrottle } from '../auth/login-throttle.js';
 import { login } from '../auth/login.js';
 import { AppError } from '../errors.js';
-import { LoginBody } from '../protocol.js';
+import { LoginBody, LoginResponse, responses } from '../protocol.js';
 
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const throttle = new LoginThrottle(app.redis, app.config.redisKeyPrefix);
-  app.post('/api/auth/login', { schema: { body: LoginBody } }, async (request) => {
+  app.post('/api/auth/login', { schema: { body: LoginBody, response: responses(200, LoginResponse) } }, async (request) => {
     const email = request.body.email.trim().toLowerCase();
     await throttle.check(email, request.ip);
     try {

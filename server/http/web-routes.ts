@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Attempt } from '../../entities/attempt.js';
 import { currentUser, requireRole } from '../auth/guard.js';
+import { MyAttemptsResponse, responses, SiteResponse } from '../protocol.js';
 
 /**
  * Where `vite build` (web/vite.config.ts) writes the pages: `<repo>/web/dist`, two levels up from this
@@ -68,7 +69,7 @@ const web: FastifyPluginAsync<{ root?: string }> = async (app, opts) => {
   const root = opts.root ?? WEB_DIST;
   const config = app.config;
 
-  app.get('/api/site', async () => ({
+  app.get('/api/site', { schema: { response: responses(200, SiteResponse) } }, async () => ({
     serverNow: new Date().toISOString(),
     demo: config.seedOnStart
       ? {
@@ -86,7 +87,7 @@ const web: FastifyPluginAsync<{ root?: string }> = async (app, opts) => {
       : null,
   }));
 
-  app.get('/api/attempts', { onRequest: requireRole('student') }, async (request) => {
+  app.get('/api/attempts', { onRequest: requireRole('student'), schema: { response: responses(200, MyAttemptsResponse) } }, async (request) => {
     const user = currentUser(request);
     const attempts = await request.em.find(
       Attempt,
