@@ -140,6 +140,7 @@ export const EnvironmentSchema = Type.Object({
   RATE_LIMIT_ANSWERS: RateLimit('10/100'),
   RATE_LIMIT_PROCTOR: RateLimit('2/20'),
   RATE_LIMIT_OTHER: RateLimit('5/20'),
+  SOCKETS_PER_USER: Integer(5, 1, 100),
 });
 
 /** The environment once parsed: what each variable's schema decodes to. */
@@ -220,12 +221,14 @@ export interface Config {
   /** `PROGRESS_INTERVAL_MS`: at most one progress update per student per this interval. @default 1000 */
   progressIntervalMs: Environment['PROGRESS_INTERVAL_MS'];
   /**
-   * Socket rate limits per connection, each written `perSecond/burst`: `RATE_LIMIT_ANSWERS` (a reconnect
-   * re-sends what was not acked), `RATE_LIMIT_PROCTOR`, `RATE_LIMIT_OTHER` (start, submit; invigilators
-   * get twice it).
+   * Socket rate limits per user (shared by all of a user's sockets on a node), each written
+   * `perSecond/burst`: `RATE_LIMIT_ANSWERS` (a reconnect re-sends what was not acked),
+   * `RATE_LIMIT_PROCTOR`, `RATE_LIMIT_OTHER` (start, submit; invigilators get twice it).
    * @default { answers: 10/100, proctor: 2/20, other: 5/20 }
    */
   rateLimits: Record<'answers' | 'proctor' | 'other', Rate>;
+  /** `SOCKETS_PER_USER`: most sockets one user may hold on a node (more get `RATE_LIMITED`). @default 5 */
+  socketsPerUser: Environment['SOCKETS_PER_USER'];
 }
 
 export class ConfigError extends Error {
@@ -333,5 +336,6 @@ export function loadConfig(env: Env = process.env): Config {
     presence: { heartbeatMs: e.PRESENCE_HEARTBEAT_MS, deadAfterMs: e.PRESENCE_DEAD_AFTER_MS },
     progressIntervalMs: e.PROGRESS_INTERVAL_MS,
     rateLimits: { answers: e.RATE_LIMIT_ANSWERS, proctor: e.RATE_LIMIT_PROCTOR, other: e.RATE_LIMIT_OTHER },
+    socketsPerUser: e.SOCKETS_PER_USER,
   };
 }

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import type { AnswerRow, AnswerStore } from '../db/answer-store.js';
 import { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 import type { Logger } from './logger.js';
@@ -19,6 +20,9 @@ export type AnswerOutcome = 'ok' | 'closed' | 'late' | 'missing';
  * folded to the highest seq first (one row can be written once per statement), and the batch goes to
  * the store in key order (attempt, question), so concurrent batches never deadlock.
  */
+/** Answers of one attempt that may wait in a node's buffer at once: above the answer rate limit's burst (a reconnect re-sends its outbox at once), far below the node's whole buffer. */
+export const MAX_PENDING_PER_ATTEMPT = 500;
+
 export class AnswerWriter {
   private readonly batches: BatchWriter<AnswerInput, AnswerOutcome>;
 
@@ -30,8 +34,25 @@ export class AnswerWriter {
     this.batches = new BatchWriter('answers', (items) => this.write(items), log, opts);
   }
 
+  /** Answers of each attempt buffered or being written. */
+  private readonly perAttempt = new Map<number, number>();
+
+  /**
+   * Buffers an answer; resolves once it is committed. One attempt may have at most
+   * {@link MAX_PENDING_PER_ATTEMPT} answers waiting, its fair share of the node's buffer: a flooding
+   * client cannot fill the buffer every other student's answers go through.
+   */
   enqueue(answer: AnswerInput): Promise<AnswerOutcome> {
-    return this.batches.enqueue(answer);
+    const waiting = this.perAttempt.get(answer.attemptId) ?? 0;
+    if (waiting >= MAX_PENDING_PER_ATTEMPT) {
+      return Promise.reject(new AppError('UNAVAILABLE', 'Too many answers of this attempt are waiting to be written; retry shortly', { retryAfterMs: 500 }));
+    }
+    this.perAttempt.set(answer.attemptId, waiting + 1);
+    return this.batches.enqueue(answer).finally(() => {
+      const left = (this.perAttempt.get(answer.attemptId) ?? 1) - 1;
+      if (left > 0) this.perAttempt.set(answer.attemptId, left);
+      else this.perAttempt.delete(answer.attemptId);
+    });
   }
 
   get pending(): number {

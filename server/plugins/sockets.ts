@@ -28,13 +28,15 @@ export default fp<{ config: Config }>(
     for (const nsp of [app.examNsp, app.invigilatorNsp]) {
       nsp.use((_socket, next) => next(shuttingDown ? new Error('UNAVAILABLE') : undefined));
     }
-    registerExamNamespace(app.examNsp, { attempts, clocks, presence, bus, tokens, limits, log });
+    const socketsPerUser = config.socketsPerUser;
+    registerExamNamespace(app.examNsp, { attempts, clocks, presence, bus, tokens, limits, socketsPerUser, log });
     registerInvigilatorNamespace(app.invigilatorNsp, {
       invigilation,
       presence,
       bus,
       tokens,
       limits,
+      socketsPerUser,
       log,
       deliverElsewhere: (d) => feeds.deliver(d),
       revokeElsewhere: (examId, assigned) => feeds.revoke(examId, assigned),

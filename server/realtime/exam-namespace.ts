@@ -14,8 +14,8 @@ import type { AttemptClocks } from './attempt-clocks.js';
 import { eventHandlers, refuseUnknownEvents } from './handlers.js';
 import type { Presence } from './presence.js';
 import { attemptRoom, examRoom } from './rooms.js';
-import { TokenBucket, type RateLimits } from './rate-limit.js';
-import { socketAuth, type ExamNamespace, type ExamSocket } from './socket-server.js';
+import { UserLimits, type RateLimits } from './rate-limit.js';
+import { perUserLimits, socketAuth, type ExamNamespace, type ExamSocket } from './socket-server.js';
 
 export interface ExamNamespaceDeps {
   attempts: AttemptService;
@@ -24,6 +24,8 @@ export interface ExamNamespaceDeps {
   bus: ClusterBus;
   tokens: TokenService;
   limits: RateLimits;
+  /** Most sockets one user may hold on this node. */
+  socketsPerUser: number;
   log: FastifyBaseLogger;
 }
 
@@ -35,6 +37,7 @@ export interface ExamNamespaceDeps {
 export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDeps): void {
   const { attempts, clocks, limits, log, presence } = deps;
   nsp.use(socketAuth(deps.tokens, ['student']));
+  nsp.use(perUserLimits(new UserLimits(limits, deps.socketsPerUser)));
 
   /** Every node applies a deadline change and an attempt's end to the sockets it holds. */
   const localContexts = (attemptId: number): AttemptContext[] => {
@@ -61,11 +64,6 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
   nsp.on('connection', (socket: ExamSocket) => {
     const user = socket.data.user;
     socket.data.attempts = new Map();
-    socket.data.buckets = {
-      answers: new TokenBucket(limits.answers.perSecond, limits.answers.burst),
-      proctor: new TokenBucket(limits.proctor.perSecond, limits.proctor.burst),
-      other: new TokenBucket(limits.other.perSecond, limits.other.burst),
-    };
     const { buckets } = socket.data;
     /** Exams this socket counts as present in (for presence on disconnect). */
     const present = new Set<number>();

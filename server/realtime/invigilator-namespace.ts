@@ -18,9 +18,9 @@ import {
 import type { ClusterBus } from './cluster-bus.js';
 import { eventHandlers, refuseUnknownEvents } from './handlers.js';
 import type { Presence } from './presence.js';
-import { TokenBucket, type RateLimits } from './rate-limit.js';
+import { UserLimits, type RateLimits } from './rate-limit.js';
 import { examRoom } from './rooms.js';
-import { socketAuth, type InvigilatorNamespace, type InvigilatorSocket } from './socket-server.js';
+import { perUserLimits, socketAuth, type InvigilatorNamespace, type InvigilatorSocket } from './socket-server.js';
 
 /** Who may connect to `/invigilator` and read the feed (each exam is still checked: assigned, or admin). */
 export const INVIGILATOR_ROLES: readonly Role[] = ['invigilator', 'admin'];
@@ -31,6 +31,8 @@ export interface InvigilatorNamespaceDeps {
   bus: ClusterBus;
   tokens: TokenService;
   limits: RateLimits;
+  /** Most sockets one user may hold on this node. */
+  socketsPerUser: number;
   log: FastifyBaseLogger;
   /** Other listeners of invigilator events on this node (the plain-WebSocket feed). */
   deliverElsewhere: (delivery: InvigilatorDelivery) => void;
@@ -52,6 +54,8 @@ export async function rosterWithPresence(deps: Pick<InvigilatorNamespaceDeps, 'i
 export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: InvigilatorNamespaceDeps): void {
   const { invigilation, limits, log } = deps;
   nsp.use(socketAuth(deps.tokens, INVIGILATOR_ROLES));
+  // Twice a student's `other` rate: an invigilator acts on many students.
+  nsp.use(perUserLimits(new UserLimits(limits, deps.socketsPerUser, 2)));
 
   deps.bus.on('invigilators', (d) => {
     const room = nsp.local.to(examRoom(d.examId));
@@ -82,7 +86,7 @@ export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: In
 
   nsp.on('connection', (socket: InvigilatorSocket) => {
     const user = socket.data.user;
-    const bucket = new TokenBucket(limits.other.perSecond * 2, limits.other.burst * 2);
+    const bucket = socket.data.buckets.other;
     const E = INVIGILATOR_EVENTS;
     refuseUnknownEvents(socket, [E.watch, E.extendAttempt, E.extendExam, E.message, E.announce, E.terminate, E.forceSubmit]);
     const on = eventHandlers<Events>(socket, log);

@@ -15,7 +15,7 @@ import {
 } from '../protocol.js';
 import type { BusServerSideEvents } from './cluster-bus.js';
 import { isOriginAllowed } from './origin.js';
-import type { TokenBucket } from './rate-limit.js';
+import type { UserBuckets, UserLimits } from './rate-limit.js';
 
 /** Largest socket message accepted; a bigger one closes that connection (engine.io's rule). */
 export const MAX_SOCKET_MESSAGE_BYTES = 64 * 1024;
@@ -24,11 +24,13 @@ export interface ExamSocketData {
   user: AuthUser;
   /** Attempts this connection started or touched, checked to be the user's own. */
   attempts: Map<number, AttemptContext>;
-  buckets: { answers: TokenBucket; proctor: TokenBucket; other: TokenBucket };
+  /** The user's rate-limit buckets on this node (shared by all of the user's sockets). */
+  buckets: UserBuckets;
 }
 
 export interface InvigilatorSocketData {
   user: AuthUser;
+  buckets: UserBuckets;
 }
 
 /** No server-side events on the two client namespaces (the bus rides on the main one). */
@@ -96,6 +98,21 @@ export function socketAuth(tokens: TokenService, roles: readonly Role[]) {
     } catch (err) {
       return next(new Error(err instanceof AppError ? err.code : 'UNAUTHORIZED'));
     }
+    next();
+  };
+}
+
+/**
+ * After {@link socketAuth}: gives the socket its user's shared rate-limit buckets, or refuses the
+ * connection (`connect_error` `RATE_LIMITED`) when the user already has the most sockets allowed here.
+ */
+export function perUserLimits(limits: UserLimits) {
+  return (socket: Socket<never, never, never, { user: AuthUser; buckets: UserBuckets }>, next: (err?: Error) => void): void => {
+    const userId = socket.data.user.id;
+    const buckets = limits.attach(userId);
+    if (!buckets) return next(new Error('RATE_LIMITED'));
+    socket.data.buckets = buckets;
+    socket.once('disconnect', () => limits.detach(userId));
     next();
   };
 }

@@ -21,6 +21,8 @@ export function testConfig(databaseUrl: string, env: Record<string, string | und
     DB_POOL_MAX: '5',
     HOST: '127.0.0.1',
     PORT: '0',
+    // Tests open many sockets per user (one per case, closed after the file); the cap has its own test.
+    SOCKETS_PER_USER: '100',
     ...env,
   });
 }
