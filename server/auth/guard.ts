@@ -7,9 +7,11 @@ export interface AuthUser {
   id: number;
   role: Role;
   name: string;
+  /** When the token this user came with expires (ms since the epoch). */
+  expiresAt: number;
 }
 
-const authUserFromClaims = (c: TokenClaims): AuthUser => ({ id: c.sub, role: c.role, name: c.name });
+const authUserFromClaims = (c: TokenClaims): AuthUser => ({ id: c.sub, role: c.role, name: c.name, expiresAt: c.expiresAt ?? Infinity });
 
 /**
  * The one way from a bearer token to a user, for HTTP routes, socket handshakes and the WebSocket feed:

@@ -7,6 +7,8 @@ export interface TokenClaims {
   sub: number;
   role: Role;
   name: string;
+  /** When the token stops being valid (ms since the epoch); set by {@link TokenService.verify}. */
+  expiresAt?: number;
 }
 
 export const TOKEN_ISSUER = 'exam-server';
@@ -53,6 +55,7 @@ export class TokenService {
     const sub = Number(payload.sub);
     const role = ROLES.find((r) => r === payload.role);
     if (!Number.isSafeInteger(sub) || !role) throw new AppError('UNAUTHORIZED', 'Invalid or expired token');
-    return { sub, role, name: typeof payload.name === 'string' ? payload.name : '' };
+    const exp = Number(payload.exp);
+    return { sub, role, name: typeof payload.name === 'string' ? payload.name : '', expiresAt: exp * 1000 };
   }
 }

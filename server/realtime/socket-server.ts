@@ -93,10 +93,20 @@ export function socketAuth(tokens: TokenService, roles: readonly Role[]) {
     const fromAuth = auth && typeof auth === 'object' && 'token' in auth && typeof auth.token === 'string' ? auth.token : undefined;
     const header = socket.handshake.headers.authorization;
     const token = fromAuth ?? (header?.startsWith('Bearer ') ? header.slice(7) : undefined);
+    let user: AuthUser;
     try {
-      socket.data.user = authenticate(tokens, token, roles);
+      user = authenticate(tokens, token, roles);
     } catch (err) {
       return next(new Error(err instanceof AppError ? err.code : 'UNAUTHORIZED'));
+    }
+    socket.data.user = user;
+    // A socket lives as long as its token: at expiry it is closed, and the reconnect's handshake
+    // (with the old token) fails UNAUTHORIZED, so the page asks to sign in again.
+    const left = user.expiresAt - Date.now();
+    if (Number.isFinite(left)) {
+      const expire = setTimeout(() => socket.disconnect(true), Math.min(Math.max(left, 0), 2 ** 31 - 1));
+      expire.unref();
+      socket.once('disconnect', () => clearTimeout(expire));
     }
     next();
   };
