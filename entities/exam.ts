@@ -1,5 +1,8 @@
 import { Collection, EntitySchema } from '@mikro-orm/core';
 
+export const RESULTS_RELEASES = ['immediate', 'window_close', 'manual'] as const;
+export type ResultsRelease = (typeof RESULTS_RELEASES)[number];
+
 /** An exam and its question tree (Exam -> Section -> Question -> Option). */
 export class Exam {
   id!: number;
@@ -14,6 +17,14 @@ export class Exam {
   isPublished = false;
   /** Bumped by every edit; the question cache is keyed by it. */
   version = 1;
+  /**
+   * When students see which of their answers were right: `immediate` (once their attempt ends),
+   * `window_close` (once `closesAt` has passed; by hand when the exam has no closing time) or `manual`
+   * (once an admin releases them). Their score is never hidden: only per-question correctness.
+   */
+  resultsRelease: ResultsRelease = 'window_close';
+  /** Set when an admin releases the results by hand. */
+  resultsReleasedAt: Date | null = null;
   createdAt: Date = new Date();
   updatedAt: Date = new Date();
   sections = new Collection<Section>(this);
@@ -58,6 +69,8 @@ export const ExamSchema = new EntitySchema<Exam>({
     shuffleOptions: { type: 'boolean', default: false },
     isPublished: { type: 'boolean', default: false, index: true },
     version: { type: 'integer', default: 1 },
+    resultsRelease: { type: 'string', length: 20, default: 'window_close' },
+    resultsReleasedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     createdAt: { type: 'datetime', columnType: 'timestamptz' },
     updatedAt: { type: 'datetime', columnType: 'timestamptz' },
     sections: {

@@ -89,6 +89,8 @@ const examFields = {
   closesAt: Type.Optional(Type.Union([IsoDateTime, Type.Null()])),
   shuffleQuestions: Type.Optional(Type.Boolean()),
   shuffleOptions: Type.Optional(Type.Boolean()),
+  /** When students see per-question correctness (their score they see at once). @default 'window_close' */
+  resultsRelease: Type.Optional(Type.Union([Type.Literal('immediate'), Type.Literal('window_close'), Type.Literal('manual')])),
   sections: Type.Array(SectionInput, { minItems: 1, maxItems: 100 }),
 };
 
@@ -105,6 +107,7 @@ export const PatchExamBody = Type.Object(
     closesAt: examFields.closesAt,
     shuffleQuestions: examFields.shuffleQuestions,
     shuffleOptions: examFields.shuffleOptions,
+    resultsRelease: examFields.resultsRelease,
     sections: Type.Optional(examFields.sections),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -172,6 +175,8 @@ export const ExamAdminResponse = Type.Object({
   ...ExamSummaryResponse.properties,
   shuffleQuestions: Type.Boolean(),
   shuffleOptions: Type.Boolean(),
+  resultsRelease: Type.Union([Type.Literal('immediate'), Type.Literal('window_close'), Type.Literal('manual')]),
+  resultsReleasedAt: Nullable(Type.String()),
   questionCount: Type.Integer(),
   maxScore: Type.Integer(),
   sections: Type.Array(
@@ -204,6 +209,8 @@ export const AttemptResultResponse = Type.Object({
     deadlineAt: Type.String(),
     submittedAt: Nullable(Type.String()),
   }),
+  /** False while the exam's results-release rule still holds per-question correctness back (`answers` is then empty). */
+  released: Type.Boolean(),
   answers: Type.Array(Type.Object({ questionId: Id, optionId: Nullable(Id), correct: Type.Boolean() })),
 });
 

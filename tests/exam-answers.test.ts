@@ -40,7 +40,7 @@ const answer = (socket: StudentSocket, attemptId: number, questionId: number, op
   request(socket, EXAM_EVENTS.answer, { attemptId, questionId, optionId, seq });
 
 async function examFor(students: TestUser[], questions = 6, sections = 2): Promise<ExamAdminView> {
-  return createExam(t.app, admin, examBody(questions, sections), { enroll: students });
+  return createExam(t.app, admin, examBody(questions, sections, { resultsRelease: 'immediate' }), { enroll: students });
 }
 
 describe('start and resume', () => {

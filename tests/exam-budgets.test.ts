@@ -141,7 +141,7 @@ describe('submit and results', () => {
 
   it('the result of one attempt takes at most 2 statements, whatever the number of answers', async () => {
     const [student] = (await createUsers(t.app, 1)) as [TestUser];
-    const exam = await createExam(t.app, admin, examBody(60, 3), { enroll: [student] });
+    const exam = await createExam(t.app, admin, examBody(60, 3, { resultsRelease: 'immediate' }), { enroll: [student] });
     const { socket, started } = await startAttempt(t.url, student, exam.id);
     const attemptId = started.attempt.id;
     await Promise.all(

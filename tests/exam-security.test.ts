@@ -359,10 +359,11 @@ describe('rate limits', () => {
     expect(await request(socket, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[0]!.id, seq: 1000 })).toEqual({ ok: true, seq: 1000 });
     // The limit is per user: another tab of the same student brings no budget of its own.
     const other = await connectSocket(t.url, EXAM_NAMESPACE, student.token);
-    expect(await request(other, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[1]!.id, seq: 1001 })).toMatchObject({
-      ok: false,
-      error: { code: 'RATE_LIMITED' },
-    });
+    const fromOther = await Promise.all(
+      [1001, 1002, 1003, 1004, 1005].map((seq) => request(other, EXAM_EVENTS.answer, { attemptId, questionId: q.id, optionId: q.options[1]!.id, seq })),
+    );
+    // Whatever trickled back into the shared bucket meanwhile (10 a second), not a fresh burst of 100.
+    expect(fromOther.filter((a) => !a.ok && a.error.code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(3);
   });
 
   it('start and submit share a smaller budget', async () => {

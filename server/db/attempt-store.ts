@@ -19,6 +19,8 @@ export interface AttemptRecord {
 export interface AttemptWithExam extends AttemptRecord {
   examVersion: number;
   gracePeriodSeconds: number;
+  /** Whether the exam's results-release rule lets students see per-question correctness now (database clock). */
+  resultsReleased: boolean;
 }
 
 /** Everything a start decides on, read in one statement: the exam, the caller's enrollment and attempt. */
@@ -98,7 +100,9 @@ returning id, started_at, deadline_at`;
 
 const ATTEMPT_WITH_EXAM = `
 select ${ATTEMPT_COLUMNS}, e.version, e.grace_period_seconds,
-  a.deadline_at + make_interval(secs => e.grace_period_seconds) < now() as past_grace
+  a.deadline_at + make_interval(secs => e.grace_period_seconds) < now() as past_grace,
+  (e.results_release = 'immediate' or e.results_released_at <= now()
+    or (e.results_release = 'window_close' and e.closes_at <= now())) is true as results_released
 from attempts a join exams e on e.id = a.exam_id where a.id = $1`;
 
 /**
@@ -203,8 +207,14 @@ export class AttemptStore {
 
   /** One attempt with its exam's version and grace period. */
   async find(attemptId: number): Promise<AttemptWithExam | null> {
-    const [r] = await query<AttemptRow & { version: number; grace_period_seconds: number }>(this.em.fork(), ATTEMPT_WITH_EXAM, [attemptId]);
-    return r ? { ...toRecord(r), examVersion: r.version, gracePeriodSeconds: r.grace_period_seconds } : null;
+    const [r] = await query<AttemptRow & { version: number; grace_period_seconds: number; results_released: boolean }>(
+      this.em.fork(),
+      ATTEMPT_WITH_EXAM,
+      [attemptId],
+    );
+    return r
+      ? { ...toRecord(r), examVersion: r.version, gracePeriodSeconds: r.grace_period_seconds, resultsReleased: r.results_released }
+      : null;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Enrollment, Exam, ExamInvigilator, Option, Question, Section, type Role, type User } from '../../entities/index.js';
+import { Enrollment, Exam, ExamInvigilator, Option, Question, Section, type ResultsRelease, type Role, type User } from '../../entities/index.js';
 import {
   allExams,
   countAttempts,
@@ -29,6 +29,8 @@ export interface ExamAdminView {
   shuffleOptions: boolean;
   isPublished: boolean;
   version: number;
+  resultsRelease: ResultsRelease;
+  resultsReleasedAt: string | null;
   questionCount: number;
   maxScore: number;
   sections: {
@@ -89,6 +91,8 @@ export function examAdminView(exam: Exam): ExamAdminView {
     ...examSummary(exam),
     shuffleQuestions: exam.shuffleQuestions,
     shuffleOptions: exam.shuffleOptions,
+    resultsRelease: exam.resultsRelease,
+    resultsReleasedAt: iso(exam.resultsReleasedAt),
     questionCount,
     maxScore,
     sections,
@@ -142,6 +146,15 @@ function buildTree(em: EntityManager, exam: Exam, sections: SectionsInput): void
   });
 }
 
+/** Releases an exam's per-question results to its students now (whatever its rule). */
+export async function releaseResults(em: EntityManager, examId: number): Promise<Exam> {
+  const exam = await loadExamTree(em, examId);
+  if (!exam) throw notFound('Exam not found');
+  exam.resultsReleasedAt ??= new Date();
+  await em.flush();
+  return exam;
+}
+
 /** Creates a whole exam, tree included, in one unit of work (one flush, batched inserts). */
 export async function createExam(em: EntityManager, input: CreateExamBody): Promise<Exam> {
   const opensAt = toDate(input.opensAt) ?? null;
@@ -156,6 +169,7 @@ export async function createExam(em: EntityManager, input: CreateExamBody): Prom
     closesAt,
     shuffleQuestions: input.shuffleQuestions ?? false,
     shuffleOptions: input.shuffleOptions ?? false,
+    resultsRelease: input.resultsRelease ?? 'window_close',
     isPublished: false,
     version: 1,
     createdAt: now,
@@ -194,6 +208,7 @@ export async function updateExam(em: EntityManager, examId: number, patch: Patch
   if (closesAt !== undefined) exam.closesAt = closesAt;
   if (patch.shuffleQuestions !== undefined) exam.shuffleQuestions = patch.shuffleQuestions;
   if (patch.shuffleOptions !== undefined) exam.shuffleOptions = patch.shuffleOptions;
+  if (patch.resultsRelease !== undefined) exam.resultsRelease = patch.resultsRelease;
   exam.version += 1;
   exam.updatedAt = new Date();
   await em.flush();

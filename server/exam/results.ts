@@ -17,6 +17,8 @@ export interface AttemptResult {
     deadlineAt: string;
     submittedAt: string | null;
   };
+  /** False while the exam's results-release rule holds per-question correctness back from its student. */
+  released: boolean;
   answers: { questionId: number; optionId: number | null; correct: boolean }[];
 }
 
@@ -54,7 +56,10 @@ export class ResultService {
     } else if (!(await mayInvigilate(this.deps.exams, user, a.examId))) {
       throw missing;
     }
-    const answers = await this.deps.answers.marked(attemptId);
+    // Staff always see the marking; a student once the exam's rule releases it (while classmates may
+    // still be sitting the exam, which answers were right stays on the server).
+    const released = user.role !== 'student' || a.resultsReleased;
+    const answers = released ? await this.deps.answers.marked(attemptId) : [];
     return {
       attempt: {
         id: a.id,
@@ -66,6 +71,7 @@ export class ResultService {
         deadlineAt: a.deadlineAt.toISOString(),
         submittedAt: iso(a.submittedAt),
       },
+      released,
       answers,
     };
   }

@@ -7,6 +7,7 @@ import {
   listExamsFor,
   loadExamTree,
   publishExam,
+  releaseResults,
   setEnrollments,
   setInvigilators,
   updateExam,
@@ -57,6 +58,10 @@ export const examRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const exam = await publishExam(request.em, request.params.id);
     return examSummary(exam);
   });
+
+  app.post('/api/exams/:id/results/release', { onRequest: admin, schema: { params: IdParams, response: responses(200, ExamAdminResponse) } }, async (request) =>
+    examAdminView(await releaseResults(request.em, request.params.id)),
+  );
 
   app.put(
     '/api/exams/:id/enrollments',
