@@ -166,6 +166,8 @@ with ext as (
 )
 select id, student_id, deadline_at from ext`;
 
+const ATTEMPT_STATES = `select id, status, deadline_at from attempts where id = any($1::int[])`;
+
 /** Attempts: their start, their context, their deadline, their end. Each statement here is written once. */
 export class AttemptStore {
   constructor(private readonly em: EntityManager) {}
@@ -225,6 +227,13 @@ export class AttemptStore {
       closesAt,
     ]);
     return r ? { id: r.id, startedAt: toDate(r.started_at), deadlineAt: toDate(r.deadline_at) } : null;
+  }
+
+  /** Status and deadline of each of `attemptIds` as the database has them now (one statement; missing ids are left out). */
+  async states(attemptIds: readonly number[]): Promise<Map<number, { status: AttemptStatus; deadlineAt: Date }>> {
+    if (attemptIds.length === 0) return new Map();
+    const rows = await query<{ id: number; status: AttemptStatus; deadline_at: Timestamp }>(this.em.fork(), ATTEMPT_STATES, [[...attemptIds]]);
+    return new Map(rows.map((r) => [r.id, { status: r.status, deadlineAt: toDate(r.deadline_at) }]));
   }
 
   /** One attempt with its exam's version and grace period. */

@@ -148,7 +148,20 @@ export class AttemptService {
     };
   }
 
-  private assertOpen(ctx: AttemptContext): void {
+  /**
+   * Refuses an answer to an attempt that is over. An ended status is final, but a passed deadline is
+   * only this node's memory of it, which a lost cross-node message (an extension) may have left
+   * stale: the attempt is re-read from the database (one statement, and the context is corrected)
+   * before an answer is refused for its deadline.
+   */
+  private async assertOpen(ctx: AttemptContext): Promise<void> {
+    if (ctx.status !== 'in_progress') throw new AppError('ATTEMPT_CLOSED', `This attempt has ended (${ctx.status})`);
+    if (this.deps.clock.nowMs() <= ctx.deadlineAt.getTime() + ctx.graceMs) return;
+    const fresh = await this.deps.attemptStore.find(ctx.attemptId);
+    if (fresh) {
+      ctx.status = fresh.status;
+      ctx.deadlineAt = fresh.deadlineAt;
+    }
     if (ctx.status !== 'in_progress') throw new AppError('ATTEMPT_CLOSED', `This attempt has ended (${ctx.status})`);
     if (this.deps.clock.nowMs() > ctx.deadlineAt.getTime() + ctx.graceMs) {
       throw new AppError('DEADLINE_PASSED', 'The time for this attempt is over');
@@ -167,7 +180,7 @@ export class AttemptService {
    * never left out.
    */
   async admitAnswer(ctx: AttemptContext, payload: AnswerPayload): Promise<{ durable: Promise<{ seq: number }> }> {
-    this.assertOpen(ctx);
+    await this.assertOpen(ctx);
     const cached = await this.deps.cache.get(ctx.examId, ctx.version);
     const question = cached?.key.questions.get(payload.questionId);
     if (!question) throw new AppError('NOT_FOUND', 'No such question in this exam');
