@@ -8,7 +8,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Streamed answers, written in batches and acknowledged once durable. */
     answers: AnswerWriter;
-    /** The audit log (proctoring signals and invigilator actions), written in batches. */
+    /** The audit log of proctoring signals, written in batches (invigilator actions are audited in their own transaction). */
     audit: ProctorLog;
   }
 }
