@@ -150,4 +150,11 @@ describe('an invigilator removal lost between nodes (item 4)', () => {
       await proxyB.up();
     }
   });
+
+  it('a resync pass costs two statements whatever the number of sockets: attempt states and assignments', async () => {
+    const { statements } = await b.app.queries.record(() => b.app.resync.run());
+    const mine = statements.filter((q) => /from "?attempts"? where id = any|from "?exam_invigilators"?/i.test(q));
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.length).toBeLessThanOrEqual(2);
+  });
 });
