@@ -15,12 +15,15 @@ export class ProctorEvent {
   detail: Record<string, unknown> | null = null;
   at: Date = new Date();
   actor: User | null = null;
+  /** The client's name for an invigilator action (idempotency key), unique per actor; null otherwise. */
+  requestId: string | null = null;
 }
 
 export const ProctorEventSchema = new EntitySchema<ProctorEvent>({
   class: ProctorEvent,
   tableName: 'proctor_events',
   indexes: [{ name: 'proctor_events_exam_id_at_index', properties: ['exam', 'at'] }],
+  uniques: [{ name: 'proctor_events_actor_id_request_id_unique', properties: ['actor', 'requestId'] }],
   properties: {
     id: { type: new BigIntType('number'), primary: true, autoincrement: true },
     exam: { kind: 'm:1', entity: () => Exam, deleteRule: 'cascade' },
@@ -29,5 +32,6 @@ export const ProctorEventSchema = new EntitySchema<ProctorEvent>({
     detail: { type: 'json', nullable: true },
     at: { type: 'datetime', columnType: 'timestamptz' },
     actor: { kind: 'm:1', entity: () => User, nullable: true, deleteRule: 'set null' },
+    requestId: { type: 'string', length: 64, nullable: true },
   },
 });

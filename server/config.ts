@@ -133,6 +133,7 @@ export const EnvironmentSchema = Type.Object({
   ANSWER_FLUSH_CONCURRENCY: Integer(2, 1, 32),
   SWEEP_INTERVAL_MS: Integer(2000, 100, 60_000),
   TIMER_SYNC_MS: Integer(30_000, 1000, 600_000),
+  RESYNC_INTERVAL_MS: Integer(15_000, 1000, 600_000),
   QUESTION_CACHE_TTL_SECONDS: Integer(3600, 10, 7 * 24 * 3600),
   PRESENCE_HEARTBEAT_MS: Integer(2000, 100, 60_000),
   PRESENCE_DEAD_AFTER_MS: Integer(6000, 300, 600_000),
@@ -210,6 +211,13 @@ export interface Config {
   sweepIntervalMs: Environment['SWEEP_INTERVAL_MS'];
   /** `TIMER_SYNC_MS`: periodic `timer` sync to each attempt's sockets. @default 30000 */
   timerSyncMs: Environment['TIMER_SYNC_MS'];
+  /**
+   * `RESYNC_INTERVAL_MS`: how often each node re-reads, from the database, the deadlines and status of
+   * the attempts its sockets hold and the assignment of the invigilators watching on it (also done
+   * whenever the Redis subscriber comes back): a cross-node message lost while Redis was away is
+   * repaired within this. @default 15000
+   */
+  resyncIntervalMs: Environment['RESYNC_INTERVAL_MS'];
   /** `QUESTION_CACHE_TTL_SECONDS`: Redis TTL of a cached question set. @default 3600 */
   questionCacheTtlSeconds: Environment['QUESTION_CACHE_TTL_SECONDS'];
   /**
@@ -332,6 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     timerSyncMs: e.TIMER_SYNC_MS,
+    resyncIntervalMs: e.RESYNC_INTERVAL_MS,
     questionCacheTtlSeconds: e.QUESTION_CACHE_TTL_SECONDS,
     presence: { heartbeatMs: e.PRESENCE_HEARTBEAT_MS, deadAfterMs: e.PRESENCE_DEAD_AFTER_MS },
     progressIntervalMs: e.PROGRESS_INTERVAL_MS,

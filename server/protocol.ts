@@ -455,16 +455,23 @@ const Text = StorableText({ minLength: 1, maxLength: 2000 });
 /** Extensions are positive: an invigilator gives time, never takes it. Up to a day at once. */
 const ExtendSeconds = Type.Integer({ minimum: 1, maximum: 86400 });
 
+/**
+ * A client-chosen name for an invigilator action (optional): a retry with the same id, by the same
+ * user, gets the first request's result and does not act again (a retried extend extends once).
+ */
+export const RequestId = Type.String({ minLength: 8, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+const requestId = { requestId: Type.Optional(RequestId) };
+
 export const ExamWatchPayload = Type.Object({ examId: Id }, { additionalProperties: false });
-export const AttemptExtendPayload = Type.Object({ attemptId: Id, seconds: ExtendSeconds }, { additionalProperties: false });
-export const ExamExtendPayload = Type.Object({ examId: Id, seconds: ExtendSeconds }, { additionalProperties: false });
-export const AttemptMessagePayload = Type.Object({ attemptId: Id, text: Text }, { additionalProperties: false });
-export const ExamAnnouncePayload = Type.Object({ examId: Id, text: Text }, { additionalProperties: false });
+export const AttemptExtendPayload = Type.Object({ attemptId: Id, seconds: ExtendSeconds, ...requestId }, { additionalProperties: false });
+export const ExamExtendPayload = Type.Object({ examId: Id, seconds: ExtendSeconds, ...requestId }, { additionalProperties: false });
+export const AttemptMessagePayload = Type.Object({ attemptId: Id, text: Text, ...requestId }, { additionalProperties: false });
+export const ExamAnnouncePayload = Type.Object({ examId: Id, text: Text, ...requestId }, { additionalProperties: false });
 export const AttemptTerminatePayload = Type.Object(
-  { attemptId: Id, reason: StorableText({ minLength: 1, maxLength: 500 }) },
+  { attemptId: Id, reason: StorableText({ minLength: 1, maxLength: 500 }), ...requestId },
   { additionalProperties: false },
 );
-export const AttemptForceSubmitPayload = Type.Object({ attemptId: Id }, { additionalProperties: false });
+export const AttemptForceSubmitPayload = Type.Object({ attemptId: Id, ...requestId }, { additionalProperties: false });
 
 export type ExamWatchPayload = Static<typeof ExamWatchPayload>;
 export type AttemptExtendPayload = Static<typeof AttemptExtendPayload>;

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AttemptStatus } from '../../entities/attempt.js';
+import { rethrowDuplicateRequest, type ActionAuthor } from './audit-store.js';
 import { query, toDate, toDateOrNull } from './sql.js';
 
 /** One attempt row, as the domain reads it. */
@@ -47,8 +48,12 @@ export interface Closing {
   status: Exclude<AttemptStatus, 'in_progress'>;
   /** True: `submitted_at` is the deadline (a late submit or an auto-submit); false: now. */
   atDeadline: boolean;
-  /** A `proctor_events` entry written in the same statement, by the system (no actor). */
+  /** A `proctor_events` entry written in the same statement; by the system unless `author` says who. */
   auditType: string | null;
+  /** The audit entry's detail. @default null */
+  auditDetail?: Record<string, unknown> | null;
+  /** Who acted (an invigilator), with the request's id; absent for the system. */
+  author?: ActionAuthor;
 }
 
 type Timestamp = string | Date;
@@ -123,8 +128,8 @@ with closed as (
   where a.id = any($3::int[]) and a.status = 'in_progress'
   returning ${ATTEMPT_COLUMNS}
 ), audit as (
-  insert into proctor_events (exam_id, attempt_id, type, detail, at, actor_id)
-  select c.exam_id, c.id, $4::text, null, now(), null from closed c where $4::text is not null
+  insert into proctor_events (exam_id, attempt_id, type, detail, at, actor_id, request_id)
+  select c.exam_id, c.id, $4::text, $5::jsonb, now(), $6::int, $7::text from closed c where $4::text is not null
 )
 select * from closed`;
 
@@ -136,13 +141,36 @@ where a.status = 'in_progress' and a.deadline_at < now()
 order by a.deadline_at limit $1
 for update of a skip locked`;
 
-const EXTEND_ATTEMPT = `
-update attempts set deadline_at = deadline_at + make_interval(secs => $1)
-where id = $2 and status = 'in_progress' returning id, student_id, deadline_at`;
+/** The deadline as the wire writes it (milliseconds, UTC), for the audit entry: the driver truncates to milliseconds too. */
+const ISO = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+/**
+ * An extension and its audit entry in one statement (so one atomic unit: both or neither). An attempt
+ * no longer in progress is not extended and nothing is audited.
+ */
+const EXTEND_ATTEMPT = `
+with ext as (
+  update attempts set deadline_at = deadline_at + make_interval(secs => $1)
+  where id = $2 and status = 'in_progress' returning id, exam_id, student_id, deadline_at
+), audit as (
+  insert into proctor_events (exam_id, attempt_id, type, detail, at, actor_id, request_id)
+  select e.exam_id, e.id, 'time_extended', jsonb_build_object('seconds', $1::int, 'deadlineAt', ${ISO('e.deadline_at')}), now(), $3, $4
+  from ext e
+)
+select id, student_id, deadline_at from ext`;
+
+/** Every attempt of the exam in progress, extended, and one audit entry for the exam (even for none), in one statement. */
 const EXTEND_EXAM = `
-update attempts set deadline_at = deadline_at + make_interval(secs => $1)
-where exam_id = $2 and status = 'in_progress' returning id, student_id, deadline_at`;
+with ext as (
+  update attempts set deadline_at = deadline_at + make_interval(secs => $1)
+  where exam_id = $2 and status = 'in_progress' returning id, student_id, deadline_at
+), audit as (
+  insert into proctor_events (exam_id, attempt_id, type, detail, at, actor_id, request_id)
+  select $2, null, 'exam_time_extended', jsonb_build_object('seconds', $1::int, 'attempts', (select count(*) from ext)), now(), $3, $4
+)
+select id, student_id, deadline_at from ext`;
+
+const ATTEMPT_STATES = `select id, status, deadline_at from attempts where id = any($1::int[])`;
 
 /** Attempts: their start, their context, their deadline, their end. Each statement here is written once. */
 export class AttemptStore {
@@ -205,6 +233,13 @@ export class AttemptStore {
     return r ? { id: r.id, startedAt: toDate(r.started_at), deadlineAt: toDate(r.deadline_at) } : null;
   }
 
+  /** Status and deadline of each of `attemptIds` as the database has them now (one statement; missing ids are left out). */
+  async states(attemptIds: readonly number[]): Promise<Map<number, { status: AttemptStatus; deadlineAt: Date }>> {
+    if (attemptIds.length === 0) return new Map();
+    const rows = await query<{ id: number; status: AttemptStatus; deadline_at: Timestamp }>(this.em.fork(), ATTEMPT_STATES, [[...attemptIds]]);
+    return new Map(rows.map((r) => [r.id, { status: r.status, deadlineAt: toDate(r.deadline_at) }]));
+  }
+
   /** One attempt with its exam's version and grace period. */
   async find(attemptId: number): Promise<AttemptWithExam | null> {
     const [r] = await query<AttemptRow & { version: number; grace_period_seconds: number; results_released: boolean }>(
@@ -250,19 +285,41 @@ export class AttemptStore {
   }
 
   private async closeAll(em: EntityManager, attemptIds: number[], closing: Closing): Promise<AttemptRecord[]> {
-    const rows = await query<AttemptRow>(em, CLOSE_ATTEMPTS, [closing.status, closing.atDeadline, attemptIds, closing.auditType]);
+    const rows = await query<AttemptRow>(em, CLOSE_ATTEMPTS, [
+      closing.status,
+      closing.atDeadline,
+      attemptIds,
+      closing.auditType,
+      closing.auditDetail ? JSON.stringify(closing.auditDetail) : null,
+      closing.author?.actorId ?? null,
+      closing.author?.requestId ?? null,
+    ]).catch(rethrowDuplicateRequest);
     return rows.map(toRecord);
   }
 
-  /** Moves one attempt's deadline later; null when it is no longer in progress. */
-  async extend(attemptId: number, seconds: number): Promise<Date | null> {
-    const [r] = await query<{ deadline_at: Timestamp }>(this.em.fork(), EXTEND_ATTEMPT, [seconds, attemptId]);
+  /**
+   * Moves one attempt's deadline later and audits it (`time_extended` by `author`), atomically in one
+   * statement; null when it is no longer in progress (nothing audited). Throws `DuplicateRequest`
+   * (nothing done) when the author's request id is already in the audit log.
+   */
+  async extend(attemptId: number, seconds: number, author: ActionAuthor): Promise<Date | null> {
+    const [r] = await query<{ deadline_at: Timestamp }>(this.em.fork(), EXTEND_ATTEMPT, [
+      seconds,
+      attemptId,
+      author.actorId,
+      author.requestId,
+    ]).catch(rethrowDuplicateRequest);
     return r ? toDate(r.deadline_at) : null;
   }
 
-  /** Moves the deadline of every attempt of the exam still in progress, in one statement. */
-  async extendExam(examId: number, seconds: number): Promise<{ attemptId: number; studentId: number; deadlineAt: Date }[]> {
-    const rows = await query<{ id: number; student_id: number; deadline_at: Timestamp }>(this.em.fork(), EXTEND_EXAM, [seconds, examId]);
+  /** Moves the deadline of every attempt of the exam still in progress and audits it (`exam_time_extended`), in one statement. */
+  async extendExam(examId: number, seconds: number, author: ActionAuthor): Promise<{ attemptId: number; studentId: number; deadlineAt: Date }[]> {
+    const rows = await query<{ id: number; student_id: number; deadline_at: Timestamp }>(this.em.fork(), EXTEND_EXAM, [
+      seconds,
+      examId,
+      author.actorId,
+      author.requestId,
+    ]).catch(rethrowDuplicateRequest);
     return rows.map((r) => ({ attemptId: r.id, studentId: r.student_id, deadlineAt: toDate(r.deadline_at) }));
   }
 }

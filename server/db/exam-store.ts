@@ -80,6 +80,15 @@ export class ExamStore {
     return (await this.em.fork().count(ExamInvigilator, { exam: examId, invigilator: userId })) > 0;
   }
 
+  /** Who is assigned to each of `examIds` (one statement); an exam with nobody maps to an empty set. */
+  async invigilatorsOf(examIds: readonly number[]): Promise<Map<number, Set<number>>> {
+    const out = new Map(examIds.map((id) => [id, new Set<number>()]));
+    if (examIds.length === 0) return out;
+    const links = await this.em.fork().find(ExamInvigilator, { exam: { $in: [...examIds] } }, { fields: ['exam', 'invigilator'] });
+    for (const l of links) out.get(l.exam.id)?.add(l.invigilator.id);
+    return out;
+  }
+
   /** The exam's tree (one statement), in an EntityManager of its own. */
   tree(examId: number): Promise<Exam | null> {
     return loadExamTree(this.em.fork(), examId);

@@ -38,3 +38,21 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 /** How long a client should wait before retrying while the database is unreachable. */
 export const DATABASE_RETRY_AFTER_MS = 2000;
+
+/** Serialization failure and deadlock: the statement was fine, another transaction got in the way. */
+const TRANSIENT_CODES = new Set(['40001', '40P01']);
+
+/**
+ * True when a failed write may succeed as it is if tried again: the database was unreachable
+ * ({@link isDatabaseUnavailable}) or the write lost a race (serialization failure, deadlock). False
+ * for a statement refused for its data (a value the column cannot store, a broken constraint), which
+ * fails the same way every time: the batch writers split such a batch to find the items at fault.
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  if (isDatabaseUnavailable(err)) return true;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  }
+  return false;
+}

@@ -1,4 +1,5 @@
 import type { AnswerStore } from '../db/answer-store.js';
+import type { ActionAuthor } from '../db/audit-store.js';
 import type { AttemptRecord, AttemptStore } from '../db/attempt-store.js';
 import type { QuestionCache } from '../cache/question-cache.js';
 import { AppError } from '../errors.js';
@@ -147,7 +148,20 @@ export class AttemptService {
     };
   }
 
-  private assertOpen(ctx: AttemptContext): void {
+  /**
+   * Refuses an answer to an attempt that is over. An ended status is final, but a passed deadline is
+   * only this node's memory of it, which a lost cross-node message (an extension) may have left
+   * stale: the attempt is re-read from the database (one statement, and the context is corrected)
+   * before an answer is refused for its deadline.
+   */
+  private async assertOpen(ctx: AttemptContext): Promise<void> {
+    if (ctx.status !== 'in_progress') throw new AppError('ATTEMPT_CLOSED', `This attempt has ended (${ctx.status})`);
+    if (this.deps.clock.nowMs() <= ctx.deadlineAt.getTime() + ctx.graceMs) return;
+    const fresh = await this.deps.attemptStore.find(ctx.attemptId);
+    if (fresh) {
+      ctx.status = fresh.status;
+      ctx.deadlineAt = fresh.deadlineAt;
+    }
     if (ctx.status !== 'in_progress') throw new AppError('ATTEMPT_CLOSED', `This attempt has ended (${ctx.status})`);
     if (this.deps.clock.nowMs() > ctx.deadlineAt.getTime() + ctx.graceMs) {
       throw new AppError('DEADLINE_PASSED', 'The time for this attempt is over');
@@ -166,7 +180,7 @@ export class AttemptService {
    * never left out.
    */
   async admitAnswer(ctx: AttemptContext, payload: AnswerPayload): Promise<{ durable: Promise<{ seq: number }> }> {
-    this.assertOpen(ctx);
+    await this.assertOpen(ctx);
     const cached = await this.deps.cache.get(ctx.examId, ctx.version);
     const question = cached?.key.questions.get(payload.questionId);
     if (!question) throw new AppError('NOT_FOUND', 'No such question in this exam');
@@ -229,19 +243,27 @@ export class AttemptService {
    * Ends an attempt, idempotently: buffered answers are written first, then, in one transaction, the
    * attempt row is locked (so no answer can slip in between) and status, time and score are set from
    * the stored answers. Two statements beyond the flush. A student's submit after deadline + grace
-   * counts as the deadline's auto-submit. `studentId` restricts it to the owner.
+   * counts as the deadline's auto-submit. `studentId` restricts it to the owner. `audit` (an
+   * invigilator's action) is written in the same statement as the closing: both or neither.
    */
   async end(
     attemptId: number,
     kind: EndKind,
-    opts: { studentId?: number; reason?: string } = {},
+    opts: { studentId?: number; reason?: string; audit?: { type: string; detail: Record<string, unknown>; author: ActionAuthor } } = {},
   ): Promise<{ result: SubmitResult; changed: boolean; attempt: AttemptRecord }> {
     await this.deps.answers.flush();
     const outcome = await this.deps.attemptStore.close(attemptId, (locked) => {
       if (opts.studentId !== undefined && locked.studentId !== opts.studentId) throw notFound();
       if (locked.status !== 'in_progress') return null;
       const expired = kind === 'submit' && locked.pastGrace;
-      return { status: expired ? 'expired' : kind === 'terminate' ? 'terminated' : 'submitted', atDeadline: expired, auditType: null };
+      const { audit } = opts;
+      return {
+        status: expired ? 'expired' : kind === 'terminate' ? 'terminated' : 'submitted',
+        atDeadline: expired,
+        auditType: audit?.type ?? null,
+        auditDetail: audit?.detail ?? null,
+        ...(audit ? { author: audit.author } : {}),
+      };
     });
     if (!outcome) throw notFound();
     const { attempt, changed } = outcome;

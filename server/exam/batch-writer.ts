@@ -13,6 +13,13 @@ export interface BatchWriterOptions {
   concurrency: number;
   /** Retries (with exponential back-off) of a failed flush before its items are refused. @default 5 */
   retries: number;
+  /**
+   * Says whether a failed write may succeed if tried again (the store was unreachable: retried with
+   * back-off, then `UNAVAILABLE`), or failed on its data (some item the store refuses: the batch is
+   * split in halves, each written on its own, down to the single items at fault, which alone get the
+   * error; their neighbours are written). @default every failure is retryable (never split)
+   */
+  retryable: (err: unknown) => boolean;
 }
 
 export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
@@ -21,6 +28,7 @@ export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
   maxPending: 20_000,
   concurrency: 2,
   retries: 5,
+  retryable: () => true,
 };
 
 interface Pending<I, R> {
@@ -34,7 +42,8 @@ interface Pending<I, R> {
  * returns one result per item, in order. A caller's promise settles only after the batch holding its
  * item was written (for a database writer: committed), never before. A failed batch is retried with
  * back-off; after `retries` its callers get a retryable `UNAVAILABLE` and nothing of it was written
- * unless `write` committed (which the caller's re-send then finds harmless).
+ * unless `write` committed (which the caller's re-send then finds harmless). A batch refused for its
+ * data (see {@link BatchWriterOptions.retryable}) is bisected so that only its bad items fail.
  */
 export class BatchWriter<I, R> {
   private buffer: Pending<I, R>[] = [];
@@ -113,6 +122,7 @@ export class BatchWriter<I, R> {
         batch.forEach((p, i) => p.resolve(results[i]!));
         return;
       } catch (err) {
+        if (!this.opts.retryable(err)) return this.split(batch, err);
         if (attempt >= this.opts.retries) {
           this.log.error({ err, writer: this.name, items: batch.length }, 'batch write failed; refusing its items');
           const refusal = new AppError('UNAVAILABLE', 'Could not save right now; retry', { retryAfterMs: 1000 });
@@ -124,5 +134,22 @@ export class BatchWriter<I, R> {
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  /**
+   * A write refused for its data: one bad item must not fail its neighbours. The halves are written
+   * one after the other (bisection: about 2·log2(n) writes for one bad item in n), and only an item
+   * refused on its own gets the error. A half that then fails as unreachable is retried as usual.
+   */
+  private async split(batch: Pending<I, R>[], err: unknown): Promise<void> {
+    if (batch.length === 1) {
+      this.log.error({ err, writer: this.name }, 'batch write: an item the store refuses; refusing it alone');
+      batch[0]!.reject(err);
+      return;
+    }
+    this.log.warn({ err, writer: this.name, items: batch.length }, 'batch write refused for its data; splitting it');
+    const mid = Math.ceil(batch.length / 2);
+    await this.run(batch.slice(0, mid));
+    await this.run(batch.slice(mid));
   }
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
+import { isTransientDatabaseError } from '../db/unavailable.js';
 import { AnswerWriter } from '../exam/answer-writer.js';
 import { ProctorLog } from '../exam/proctor-log.js';
 
@@ -7,7 +8,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Streamed answers, written in batches and acknowledged once durable. */
     answers: AnswerWriter;
-    /** The audit log (proctoring signals and invigilator actions), written in batches. */
+    /** The audit log of proctoring signals, written in batches (invigilator actions are audited in their own transaction). */
     audit: ProctorLog;
   }
 }
@@ -15,8 +16,10 @@ declare module 'fastify' {
 /** The two batch writers. On close they drain: every buffered answer and audit entry is written. */
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    const answers = new AnswerWriter(app.stores.answers, app.log, config.answers);
-    const audit = new ProctorLog(app.stores.audit, app.log);
+    // A batch refused for its data is split so that only its bad items fail; unreachable: retried, then UNAVAILABLE.
+    const retryable = isTransientDatabaseError;
+    const answers = new AnswerWriter(app.stores.answers, app.log, { ...config.answers, retryable });
+    const audit = new ProctorLog(app.stores.audit, app.log, { retryable });
     app.decorate('answers', answers);
     app.decorate('audit', audit);
     app.addHook('onClose', async () => {

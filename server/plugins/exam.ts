@@ -37,7 +37,7 @@ export default fp<{ config: Config }>(
       exams: stores.exams,
       roster: stores.roster,
       attempts,
-      audit,
+      auditStore: stores.audit,
       notifier,
       clock,
     });

@@ -9,6 +9,7 @@ import { ClusterBus } from '../realtime/cluster-bus.js';
 import { FeedHub } from '../realtime/feed.js';
 import { SocketNotifier } from '../realtime/notifier.js';
 import { Presence } from '../realtime/presence.js';
+import { NodeResync } from '../realtime/resync.js';
 import {
   createSocketServer,
   examNamespace,
@@ -38,6 +39,8 @@ declare module 'fastify' {
     progress: ProgressTracker;
     /** The plain-WebSocket feeds of this node. */
     feeds: FeedHub;
+    /** Repairs this node's caches (deadlines, status, invigilator rooms) from the database. */
+    resync: NodeResync;
     examNsp: ExamNamespace;
     invigilatorNsp: InvigilatorNamespace;
     /** Tells every node that an exam was edited (their in-process question caches drop it). */
@@ -83,7 +86,21 @@ export default fp<{ config: Config }>(
     app.decorate('clocks', clocks);
     app.decorate('presence', presence);
     app.decorate('progress', progress);
-    app.decorate('feeds', new FeedHub(app.log));
+    const feeds = new FeedHub(app.log);
+    const resync = new NodeResync({
+      examNsp,
+      invigilatorNsp,
+      clocks,
+      feeds,
+      attempts: app.stores.attempts,
+      exams: app.stores.exams,
+      log: app.log,
+      intervalMs: config.resyncIntervalMs,
+    });
+    // A cross-node message sent while the subscriber was away is lost: re-read what it would have said.
+    fanout?.onRestored(() => void resync.run());
+    app.decorate('feeds', feeds);
+    app.decorate('resync', resync);
     app.decorate('examNsp', examNsp);
     app.decorate('invigilatorNsp', invigilatorNsp);
     app.decorate('examChanged', (examId: number) => bus.publish('exam-changed', { examId }));
@@ -91,8 +108,12 @@ export default fp<{ config: Config }>(
       bus.publish('invigilators-changed', { examId, invigilatorIds }),
     );
 
-    app.addHook('onReady', async () => presence.start());
+    app.addHook('onReady', async () => {
+      presence.start();
+      resync.start();
+    });
     app.addHook('onClose', async () => {
+      resync.stop();
       await progress.close();
       clocks.close();
       await presence.stop();

@@ -20,6 +20,8 @@ export interface RedisFanout {
   sub: Redis;
   /** False while the subscriber is not connected: broadcasts from other nodes do not arrive. */
   healthy(): boolean;
+  /** Calls `fn` each time the subscriber is back after being down (what came meanwhile was lost). */
+  onRestored(fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, l
   const sub = createRedis(url, log, 'fanout-sub');
   let degraded = false;
   let closing = false;
+  const restored: (() => void)[] = [];
   const onDown = () => {
     if (closing) return;
     if (!degraded) log.warn('fan-out degraded: the Redis subscriber is down, events reach this node only');
@@ -40,8 +43,11 @@ export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, l
   };
   sub.on('close', onDown);
   sub.on('ready', () => {
-    if (degraded) log.info('fan-out restored: the Redis subscriber is back');
+    const wasDegraded = degraded;
     degraded = false;
+    if (!wasDegraded) return;
+    log.info('fan-out restored: the Redis subscriber is back');
+    for (const fn of restored) fn();
   });
   // The adapter fires these and forgets the promise: while Redis is down each would be an unhandled
   // rejection, which ends a Node process. Fan-out degrades instead (logged above, seen by /readyz).
@@ -56,6 +62,7 @@ export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, l
     pub,
     sub,
     healthy: () => sub.status === 'ready',
+    onRestored: (fn) => void restored.push(fn),
     async close() {
       closing = true;
       await Promise.all([closeRedis(pub), closeRedis(sub)]);

@@ -59,6 +59,11 @@ export class AttemptClocks {
     this.emit(attemptId, deadlineAt, 'change');
   }
 
+  /** The deadline this node's clock for the attempt runs to; undefined when it runs none. */
+  deadlineOf(attemptId: number): Date | undefined {
+    return this.entries.get(attemptId)?.deadlineAt;
+  }
+
   /** The attempt ended: nothing more to tell. */
   drop(attemptId: number): void {
     const entry = this.entries.get(attemptId);

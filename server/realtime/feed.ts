@@ -60,6 +60,11 @@ export class FeedHub {
     });
   }
 
+  /** The exams with at least one feed on this node. */
+  watchedExams(): number[] {
+    return [...this.byExam.keys()];
+  }
+
   /** Closes the feeds of invigilators no longer assigned to the exam (admins keep theirs). */
   revoke(examId: number, assigned: ReadonlySet<number>): void {
     for (const ws of this.byExam.get(examId) ?? []) {

@@ -97,25 +97,25 @@ export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: In
       await socket.join(examRoom(examId));
       return { roster: await rosterWithPresence(deps, examId) };
     });
-    on(E.extendAttempt, AttemptExtendPayload, bucket, async ({ attemptId, seconds }) =>
-      invigilation.extendAttempt(user, attemptId, seconds),
+    on(E.extendAttempt, AttemptExtendPayload, bucket, async ({ attemptId, seconds, requestId }) =>
+      invigilation.extendAttempt(user, attemptId, seconds, requestId),
     );
-    on(E.extendExam, ExamExtendPayload, bucket, async ({ examId, seconds }) =>
-      invigilation.extendExam(user, examId, seconds),
+    on(E.extendExam, ExamExtendPayload, bucket, async ({ examId, seconds, requestId }) =>
+      invigilation.extendExam(user, examId, seconds, requestId),
     );
-    on(E.message, AttemptMessagePayload, bucket, async ({ attemptId, text }) => {
-      await invigilation.message(user, attemptId, text);
+    on(E.message, AttemptMessagePayload, bucket, async ({ attemptId, text, requestId }) => {
+      await invigilation.message(user, attemptId, text, requestId);
       return {};
     });
-    on(E.announce, ExamAnnouncePayload, bucket, async ({ examId, text }) => {
-      await invigilation.announce(user, examId, text);
+    on(E.announce, ExamAnnouncePayload, bucket, async ({ examId, text, requestId }) => {
+      await invigilation.announce(user, examId, text, requestId);
       return {};
     });
-    on(E.terminate, AttemptTerminatePayload, bucket, async ({ attemptId, reason }) =>
-      invigilation.terminate(user, attemptId, reason),
+    on(E.terminate, AttemptTerminatePayload, bucket, async ({ attemptId, reason, requestId }) =>
+      invigilation.terminate(user, attemptId, reason, requestId),
     );
-    on(E.forceSubmit, AttemptForceSubmitPayload, bucket, async ({ attemptId }) =>
-      invigilation.forceSubmit(user, attemptId),
+    on(E.forceSubmit, AttemptForceSubmitPayload, bucket, async ({ attemptId, requestId }) =>
+      invigilation.forceSubmit(user, attemptId, requestId),
     );
   });
 }
