@@ -147,7 +147,7 @@ describe('JWT checks', () => {
     vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
     const tokens = new TokenService(TEST_JWT_SECRET, 60);
     const token = tokens.issue({ sub: 7, role: 'invigilator', name: 'Ivo' });
-    expect(tokens.verify(token)).toEqual({ sub: 7, role: 'invigilator', name: 'Ivo' });
+    expect(tokens.verify(token)).toEqual({ sub: 7, role: 'invigilator', name: 'Ivo', expiresAt: Date.parse('2030-01-01T00:01:00Z') });
     vi.setSystemTime(new Date('2030-01-01T00:00:59Z'));
     expect(tokens.verify(token).sub).toBe(7);
     vi.setSystemTime(new Date('2030-01-01T00:01:01Z'));
