@@ -38,9 +38,19 @@ function isAck(res: unknown): res is { ok: true } | { ok: false; error: ErrorBod
   return typeof res === 'object' && res !== null && 'ok' in res && typeof res.ok === 'boolean';
 }
 
+/**
+ * A fresh id for one invigilator action (the server keeps the first result per id). Built from
+ * `getRandomValues`, which unlike `randomUUID` also works on plain http (an exam hall's LAN).
+ */
+const requestId = (): string => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+
 /** One request of the console: its payload and its ack's data typed by the protocol's map. */
 function request<E extends keyof Requests>(socket: ConsoleSocket, event: E, payload: PayloadOf<Requests[E]>): Promise<AckData<Requests[E]>>;
 function request(socket: Socket, event: string, payload: unknown): Promise<object> {
+  return send(socket, event, payload, false);
+}
+
+function send(socket: Socket, event: string, payload: unknown, retried: boolean): Promise<object> {
   return socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload).then(
     (res: unknown) => {
       if (!isAck(res)) throw new ApiError('INTERNAL', 'The server sent an unexpected answer.');
@@ -48,6 +58,10 @@ function request(socket: Socket, event: string, payload: unknown): Promise<objec
       return res;
     },
     () => {
+      // An action carries a request id: sent again, the server answers with the first result instead
+      // of acting twice, so one lost ack is retried at once.
+      const idempotent = typeof payload === 'object' && payload !== null && 'requestId' in payload;
+      if (idempotent && !retried) return send(socket, event, payload, true);
       throw new ApiError('TIMEOUT', 'The server did not answer in time. Check the connection and try again.');
     },
   );
@@ -474,7 +488,7 @@ class ExamConsole {
     await this.act(
       { title: 'Extend time?', message: `Give ${r.student.name} ${minutes} more minute${minutes === 1 ? '' : 's'}?`, confirmLabel: 'Extend time' },
       async () => {
-        const res = await request(this.socket, INVIGILATOR_EVENTS.extendAttempt, { attemptId, seconds: minutes * 60 });
+        const res = await request(this.socket, INVIGILATOR_EVENTS.extendAttempt, { attemptId, seconds: minutes * 60, requestId: requestId() });
         return `${r.student.name} has ${minutes} more minute${minutes === 1 ? '' : 's'}: the new deadline is ${formatTime(res.deadlineAt)}.`;
       },
     );
@@ -487,7 +501,7 @@ class ExamConsole {
     if (!text) return this.show('Write a message first.', true);
     const attemptId = r.attemptId;
     await this.act({ title: 'Send message?', message: `Send to ${r.student.name}: “${text}”`, confirmLabel: 'Send message' }, async () => {
-      await request(this.socket, INVIGILATOR_EVENTS.message, { attemptId, text });
+      await request(this.socket, INVIGILATOR_EVENTS.message, { attemptId, text, requestId: requestId() });
       input.value = '';
       return `Message sent to ${r.student.name}.`;
     });
@@ -500,7 +514,7 @@ class ExamConsole {
     await this.act(
       { title: 'Force-submit?', message: `Submit ${r.student.name}'s exam now, with the answers saved so far?`, confirmLabel: 'Force-submit', danger: true },
       async () => {
-        const res = await request(this.socket, INVIGILATOR_EVENTS.forceSubmit, { attemptId });
+        const res = await request(this.socket, INVIGILATOR_EVENTS.forceSubmit, { attemptId, requestId: requestId() });
         return `${r.student.name}'s exam was submitted (score ${res.attempt.score ?? '?'} of ${res.attempt.maxScore ?? '?'}).`;
       },
     );
@@ -515,7 +529,7 @@ class ExamConsole {
     await this.act(
       { title: 'Terminate attempt?', message: `End ${r.student.name}'s attempt now (reason: “${reason}”)? This cannot be undone.`, confirmLabel: 'Terminate', danger: true },
       async () => {
-        await request(this.socket, INVIGILATOR_EVENTS.terminate, { attemptId, reason });
+        await request(this.socket, INVIGILATOR_EVENTS.terminate, { attemptId, reason, requestId: requestId() });
         return `${r.student.name}'s attempt was terminated.`;
       },
     );
@@ -526,7 +540,7 @@ class ExamConsole {
     await this.act(
       { title: 'Extend everyone?', message: `Give every student still working ${minutes} more minute${minutes === 1 ? '' : 's'}?`, confirmLabel: 'Extend everyone' },
       async () => {
-        const res = await request(this.socket, INVIGILATOR_EVENTS.extendExam, { examId: this.exam.id, seconds: minutes * 60 });
+        const res = await request(this.socket, INVIGILATOR_EVENTS.extendExam, { examId: this.exam.id, seconds: minutes * 60, requestId: requestId() });
         return `${res.extended} attempt${res.extended === 1 ? '' : 's'} extended by ${minutes} minute${minutes === 1 ? '' : 's'}.`;
       },
     );
@@ -536,7 +550,7 @@ class ExamConsole {
     const text = input.value.trim();
     if (!text) return this.show('Write the announcement first.', true);
     await this.act({ title: 'Announce?', message: `Send to every student of this exam: “${text}”`, confirmLabel: 'Announce' }, async () => {
-      await request(this.socket, INVIGILATOR_EVENTS.announce, { examId: this.exam.id, text });
+      await request(this.socket, INVIGILATOR_EVENTS.announce, { examId: this.exam.id, text, requestId: requestId() });
       input.value = '';
       return 'Announcement sent.';
     });
