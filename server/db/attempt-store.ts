@@ -241,6 +241,12 @@ export class AttemptStore {
   }
 
   /** One attempt with its exam's version and grace period. */
+  /** Every attempt of one student, oldest first (the student's own exam list). */
+  async listByStudent(studentId: number): Promise<AttemptRecord[]> {
+    const rows = await query<AttemptRow>(this.em.fork(), `select ${ATTEMPT_COLUMNS} from attempts a where a.student_id = $1 order by a.id`, [studentId]);
+    return rows.map(toRecord);
+  }
+
   async find(attemptId: number): Promise<AttemptWithExam | null> {
     const [r] = await query<AttemptRow & { version: number; grace_period_seconds: number; results_released: boolean }>(
       this.em.fork(),

@@ -22,6 +22,17 @@ export interface AttemptResult {
   answers: { questionId: number; optionId: number | null; correct: boolean }[];
 }
 
+export interface MyAttempt {
+  id: number;
+  examId: number;
+  status: AttemptStatusWire;
+  startedAt: string;
+  deadlineAt: string;
+  submittedAt: string | null;
+  score: number | null;
+  maxScore: number | null;
+}
+
 export interface ExamResultRow {
   student: { id: number; name: string; email: string };
   attemptId: number | null;
@@ -46,6 +57,21 @@ export class ResultService {
    * student sees only their own, and only once it has ended; anyone else's is `NOT_FOUND`, exactly
    * like a missing id.
    */
+  /** A student's own attempts, for their exam list: scores only once each attempt has ended. */
+  async myAttempts(studentId: number): Promise<MyAttempt[]> {
+    const attempts = await this.deps.attempts.listByStudent(studentId);
+    return attempts.map((a) => ({
+      id: a.id,
+      examId: a.examId,
+      status: a.status,
+      startedAt: a.startedAt.toISOString(),
+      deadlineAt: a.deadlineAt.toISOString(),
+      submittedAt: iso(a.submittedAt),
+      score: a.status === 'in_progress' ? null : a.score,
+      maxScore: a.status === 'in_progress' ? null : a.maxScore,
+    }));
+  }
+
   async attemptResult(user: Caller, attemptId: number): Promise<AttemptResult> {
     const a = await this.deps.attempts.find(attemptId);
     const missing = new AppError('NOT_FOUND', 'Attempt not found');

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { Attempt } from '../../entities/attempt.js';
 import { currentUser, requireRole } from '../auth/guard.js';
 import { MyAttemptsResponse, responses, SiteResponse } from '../protocol.js';
 
@@ -88,25 +87,7 @@ const web: FastifyPluginAsync<{ root?: string }> = async (app, opts) => {
   }));
 
   app.get('/api/attempts', { onRequest: requireRole('student'), schema: { response: responses(200, MyAttemptsResponse) } }, async (request) => {
-    const user = currentUser(request);
-    const attempts = await request.em.find(
-      Attempt,
-      { student: user.id },
-      { fields: ['id', 'exam', 'status', 'startedAt', 'deadlineAt', 'submittedAt', 'score', 'maxScore'], orderBy: { id: 'asc' } },
-    );
-    return {
-      serverNow: new Date().toISOString(),
-      attempts: attempts.map((a) => ({
-        id: a.id,
-        examId: a.exam.id,
-        status: a.status,
-        startedAt: a.startedAt.toISOString(),
-        deadlineAt: a.deadlineAt.toISOString(),
-        submittedAt: a.submittedAt?.toISOString() ?? null,
-        score: a.status === 'in_progress' ? null : a.score,
-        maxScore: a.status === 'in_progress' ? null : a.maxScore,
-      })),
-    };
+    return { serverNow: new Date().toISOString(), attempts: await app.results.myAttempts(currentUser(request).id) };
   });
 
   if (!existsSync(path.join(root, 'index.html'))) {
