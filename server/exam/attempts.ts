@@ -260,8 +260,10 @@ export class AttemptService {
       return {
         status: expired ? 'expired' : kind === 'terminate' ? 'terminated' : 'submitted',
         atDeadline: expired,
-        auditType: audit?.type ?? null,
-        auditDetail: audit?.detail ?? null,
+        // A submit that came after deadline + grace closes the attempt as the sweeper would, and is
+        // recorded like the sweeper's auto-submit (the student's late try in the detail).
+        auditType: audit?.type ?? (expired ? 'auto_submitted' : null),
+        auditDetail: audit?.detail ?? (expired ? { trigger: 'late_submit' } : null),
         ...(audit ? { author: audit.author } : {}),
       };
     });
