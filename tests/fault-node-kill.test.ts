@@ -1,0 +1,157 @@
+/**
+ * A node killed with SIGKILL (a real child process, no drain) while 200 students stream answers: its
+ * students resume on another node, and the oracle holds — every answer a client saw acknowledged is
+ * in the database with the highest acknowledged seq per question; after the resume the remaining
+ * time is the database's deadline minus now (±1 s); each attempt is submitted exactly once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
+import { TEST_JWT_SECRET, createTestApp, examBody, type TestApp } from './helpers/app.js';
+import { TEST_REDIS_URL } from './helpers/db.js';
+import { createExam, createUsers, questionsOf, type TestUser } from './helpers/exam.js';
+import { waitFor } from './helpers/nodes.js';
+import { sql } from './helpers/pg.js';
+import { connectSocket, ok, request, type StudentSocket } from './helpers/sockets.js';
+
+const STUDENTS = 200;
+const QUESTIONS = 10;
+const ROOT = path.join(import.meta.dirname, '..');
+const PREFIX = `kill-${process.pid}:`;
+
+let survivor: TestApp;
+let child: ChildProcess | undefined;
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** `npm start`'s server (server/main.ts under tsx) as a child process on `port`, ready when /readyz says so. */
+async function startNode(databaseUrl: string, port: number): Promise<ChildProcess> {
+  const node = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['server/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: PREFIX,
+      JWT_SECRET: TEST_JWT_SECRET,
+      SEED_ON_START: 'false',
+      LOG_LEVEL: 'warn',
+      SOCKETS_PER_USER: '100',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitFor(
+    'the child node to be ready',
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok,
+    30_000,
+    200,
+  );
+  return node;
+}
+
+beforeAll(async () => {
+  survivor = await createTestApp({ redis: { prefix: PREFIX } });
+  await survivor.listen();
+}, 60_000);
+afterAll(() => {
+  child?.kill('SIGKILL');
+});
+
+describe('a node killed with SIGKILL mid-exam', () => {
+  it('loses no acknowledged answer; its students resume on another node with the database deadline, and submit once', async () => {
+    const [admin] = (await createUsers(survivor.app, 1, 'admin')) as [TestUser];
+    const students = await createUsers(survivor.app, STUDENTS);
+    const exam = await createExam(survivor.app, admin, examBody(QUESTIONS, 1), { enroll: students });
+    const port = await freePort();
+    child = await startNode(survivor.databaseUrl, port);
+    const victim = `http://127.0.0.1:${port}`;
+
+    /** Highest acknowledged seq per attempt and question: what the clients were promised. */
+    const ledger = new Map<number, Map<number, { seq: number; optionId: number }>>();
+    const sessions = await Promise.all(
+      students.map(async (student) => {
+        const socket = await connectSocket(victim, EXAM_NAMESPACE, student.token, { reconnection: false });
+        const started = await ok(socket, EXAM_EVENTS.start, { examId: exam.id });
+        ledger.set(started.attempt.id, new Map());
+        return { student, socket, started };
+      }),
+    );
+
+    // Everyone streams: seq n on question n % QUESTIONS, until the node dies under them.
+    let killed = false;
+    const streams = sessions.map(async ({ socket, started }, s) => {
+      const qs = questionsOf(started.exam);
+      for (let seq = 1; seq <= 60 && !killed; seq++) {
+        const q = qs[(seq + s) % qs.length]!;
+        const optionId = q.options[seq % q.options.length]!.id;
+        const res = await request(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId, seq }, 3000).catch(() => null);
+        if (!res?.ok) return;
+        const acked = ledger.get(started.attempt.id)!;
+        if ((acked.get(q.id)?.seq ?? 0) < res.seq) acked.set(q.id, { seq: res.seq, optionId });
+        await new Promise((r) => setTimeout(r, 5 + (s % 10)));
+      }
+    });
+    await waitFor('a good share of answers acknowledged', () => [...ledger.values()].reduce((n, m) => n + m.size, 0) >= STUDENTS * 3, 20_000, 20);
+    killed = true;
+    child.kill('SIGKILL');
+    await Promise.all(streams);
+    for (const { socket } of sessions) socket.disconnect();
+
+    // Resume on the surviving node: the saved answers hold at least every acknowledged one.
+    let maxSkewMs = 0;
+    for (const { student, started } of sessions) {
+      const socket: StudentSocket = await connectSocket(survivor.url, EXAM_NAMESPACE, student.token);
+      const before = Date.now();
+      const resumed = await ok(socket, EXAM_EVENTS.start, { examId: exam.id });
+      expect(resumed.attempt.id).toBe(started.attempt.id);
+      const [row] = await sql<{ remaining_ms: number }>(
+        survivor.databaseUrl,
+        'select extract(epoch from (deadline_at - now())) * 1000 as remaining_ms from attempts where id = $1',
+        [started.attempt.id],
+      );
+      const shownRemaining = Date.parse(resumed.attempt.deadlineAt) - Date.parse(resumed.attempt.serverNow);
+      maxSkewMs = Math.max(maxSkewMs, Math.abs(shownRemaining - Number(row!.remaining_ms) - (Date.now() - before)));
+      const saved = new Map(resumed.answers.map((a) => [a.questionId, a]));
+      for (const [questionId, acked] of ledger.get(started.attempt.id)!) {
+        expect(saved.get(questionId)?.seq, `attempt ${started.attempt.id} question ${questionId}`).toBeGreaterThanOrEqual(acked.seq);
+      }
+      await ok(socket, EXAM_EVENTS.submit, { attemptId: started.attempt.id });
+      socket.disconnect();
+    }
+    expect(maxSkewMs).toBeLessThan(1000);
+
+    // The database, against the ledger: every acknowledged answer, with the highest acknowledged seq or later.
+    const rows = await sql<{ attempt_id: number; question_id: number; seq: number }>(
+      survivor.databaseUrl,
+      'select attempt_id, question_id, seq from attempt_answers where attempt_id = any($1::int[])',
+      [[...ledger.keys()]],
+    );
+    const stored = new Map(rows.map((r) => [`${r.attempt_id}:${r.question_id}`, r.seq]));
+    let acknowledged = 0;
+    for (const [attemptId, acked] of ledger) {
+      for (const [questionId, { seq }] of acked) {
+        acknowledged++;
+        expect(stored.get(`${attemptId}:${questionId}`) ?? 0).toBeGreaterThanOrEqual(seq);
+      }
+    }
+    expect(acknowledged).toBeGreaterThanOrEqual(STUDENTS * 3);
+    const attempts = await sql<{ status: string; n: number }>(
+      survivor.databaseUrl,
+      'select status, count(*)::int as n from attempts where exam_id = $1 group by status',
+      [exam.id],
+    );
+    expect(attempts).toEqual([{ status: 'submitted', n: STUDENTS }]);
+  }, 120_000);
+});
