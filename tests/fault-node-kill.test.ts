@@ -2,7 +2,9 @@
  * A node killed with SIGKILL (a real child process, no drain) while 200 students stream answers: its
  * students resume on another node, and the oracle holds — every answer a client saw acknowledged is
  * in the database with the highest acknowledged seq per question; after the resume the remaining
- * time is the database's deadline minus now (±1 s); each attempt is submitted exactly once.
+ * time is the database's deadline minus now (±1 s); each attempt is submitted exactly once. And a
+ * node stopped with SIGTERM (a rolling restart) drains: it exits 0 well inside its drain limit, and
+ * every answer it acknowledged is in the database.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -153,5 +155,54 @@ describe('a node killed with SIGKILL mid-exam', () => {
       [exam.id],
     );
     expect(attempts).toEqual([{ status: 'submitted', n: STUDENTS }]);
+  }, 120_000);
+
+  it('SIGTERM (a rolling restart): the node drains and exits 0, every answer it acknowledged is stored', async () => {
+    const [admin] = (await createUsers(survivor.app, 1, 'admin')) as [TestUser];
+    const students = await createUsers(survivor.app, 50);
+    const exam = await createExam(survivor.app, admin, examBody(QUESTIONS, 1), { enroll: students });
+    const port = await freePort();
+    const node = await startNode(survivor.databaseUrl, port);
+    const acked: { attemptId: number; questionId: number; seq: number }[] = [];
+    const sessions = await Promise.all(
+      students.map(async (student) => {
+        const socket = await connectSocket(`http://127.0.0.1:${port}`, EXAM_NAMESPACE, student.token, { reconnection: false });
+        return { socket, started: await ok(socket, EXAM_EVENTS.start, { examId: exam.id }) };
+      }),
+    );
+    let stopping = false;
+    const streams = sessions.map(async ({ socket, started }) => {
+      const qs = questionsOf(started.exam);
+      for (let seq = 1; seq <= 200 && socket.connected; seq++) {
+        const q = qs[seq % qs.length]!;
+        const res = await request(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId: q.options[0]!.id, seq }, 3000).catch(() => null);
+        if (res?.ok) acked.push({ attemptId: started.attempt.id, questionId: q.id, seq: res.seq });
+        else if (stopping) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    });
+    await waitFor('answers flowing', () => acked.length >= 300, 20_000, 20);
+    const exited = new Promise<{ code: number | null; ms: number }>((resolve) => {
+      const began = Date.now();
+      node.once('exit', (code) => resolve({ code, ms: Date.now() - began }));
+    });
+    stopping = true;
+    node.kill('SIGTERM');
+    const { code, ms } = await exited;
+    await Promise.all(streams);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(15_000);
+
+    const rows = await sql<{ attempt_id: number; question_id: number; seq: number }>(
+      survivor.databaseUrl,
+      'select attempt_id, question_id, seq from attempt_answers where attempt_id = any($1::int[])',
+      [sessions.map((x) => x.started.attempt.id)],
+    );
+    const stored = new Map(rows.map((r) => [`${r.attempt_id}:${r.question_id}`, r.seq]));
+    for (const a of acked) expect(stored.get(`${a.attemptId}:${a.questionId}`) ?? 0).toBeGreaterThanOrEqual(a.seq);
+    // The other node takes the students at once: no handshake error.
+    for (const { socket } of sessions) socket.disconnect();
+    const again = await connectSocket(survivor.url, EXAM_NAMESPACE, students[0]!.token);
+    expect((await ok(again, EXAM_EVENTS.start, { examId: exam.id })).attempt.status).toBe('in_progress');
   }, 120_000);
 });
