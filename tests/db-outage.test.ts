@@ -6,9 +6,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXAM_EVENTS, INVIGILATOR_EVENTS } from '../server/protocol.js';
-import { bearer, createTestApp, loginAs, seed, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, examBody, loginAs, seed, type TestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/db.js';
 import { connectSocket, ok, request } from './helpers/sockets.js';
+import { createExam, createUsers, keyOf, questionsOf, sleep, startAttempt, type TestUser } from './helpers/exam.js';
+import { sql } from './helpers/pg.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 let t: TestApp;
@@ -16,15 +18,18 @@ let proxy: TcpProxy;
 let examId: number;
 let studentToken: string;
 let invigilatorToken: string;
+let directUrl: string;
+const target = () => directUrl;
 
 beforeAll(async () => {
   const { url } = await createTestDatabase();
+  directUrl = url;
   const target = new URL(url);
   proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
   const viaProxy = new URL(url);
   viaProxy.hostname = '127.0.0.1';
   viaProxy.port = String(proxy.port);
-  t = await createTestApp({ databaseUrl: viaProxy.toString(), env: { DB_POOL_MIN: '0', DB_POOL_MAX: '3' } });
+  t = await createTestApp({ databaseUrl: viaProxy.toString(), env: { DB_POOL_MIN: '0', DB_POOL_MAX: '3', SWEEP_INTERVAL_MS: '200' } });
   await t.listen();
   examId = (await seed(t.app, 2)).examId;
   studentToken = await loginAs(t.app, 'student1@example.com');
@@ -61,4 +66,38 @@ describe('with the database unreachable', () => {
     const submitted = await ok(student, EXAM_EVENTS.submit, { attemptId });
     expect(submitted.attempt.status).toBe('submitted');
   });
+
+  it('down across a deadline: once back, the sweeper ends every expired attempt at its deadline, counting the answers acknowledged before', async () => {
+    const [admin] = (await createUsers(t.app, 1, 'admin')) as [TestUser];
+    const students = await createUsers(t.app, 5);
+    const exam = await createExam(t.app, admin, examBody(2, 1, { durationSeconds: 2, gracePeriodSeconds: 0 }), { enroll: students });
+    const key = keyOf(exam);
+    const attemptIds: number[] = [];
+    for (const student of students) {
+      const { socket, started } = await startAttempt(t.url, student, exam.id);
+      const q = questionsOf(started.exam)[0]!;
+      await ok(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId: key.get(q.id)!.correct, seq: 1 });
+      attemptIds.push(started.attempt.id);
+    }
+    await proxy.down();
+    try {
+      await sleep(2500); // every deadline passes while the database is away
+    } finally {
+      await proxy.up();
+    }
+    const ended = async () =>
+      sql<{ status: string; on_time: boolean; score: number }>(
+        target(),
+        'select status, submitted_at = deadline_at as on_time, score from attempts where id = any($1::int[])',
+        [attemptIds],
+      );
+    let rows = await ended();
+    for (let i = 0; i < 100 && rows.some((r) => r.status === 'in_progress'); i++) {
+      await sleep(100);
+      rows = await ended();
+    }
+    expect(rows).toHaveLength(students.length);
+    for (const row of rows) expect(row).toEqual({ status: 'expired', on_time: true, score: expect.any(Number) });
+    expect(rows.every((r) => r.score > 0)).toBe(true);
+  }, 60_000);
 });
