@@ -42,7 +42,7 @@ const USAGE = `usage: npm run loadtest -- [options]
   --processes K       swarm client processes (default: one per 2,500 students, 1-6)
   --questions Q       questions in the exam (default: enough that no question is answered twice)
   --submit            every student submits at the end
-  --invigilators M    invigilators watching (scenario invigilators; default 5)
+  --invigilators M    invigilators seeded for the invigilators scenario (default 5; about one arrival in 200 watches)
   --cpu-prof          run the nodes with --cpu-prof (profiles under the results folder)
   --env KEY=VALUE     extra server environment (repeatable)
   --label NAME        name of the results folder (default: a timestamp)
@@ -162,6 +162,9 @@ async function sample(node: ServerNode): Promise<NodeSample> {
   };
 }
 
+/** Kills what the hard time limit must not leave behind (besides the nodes and nginx). */
+const stopChildren = new Set<() => void>();
+
 const mb = (b: number) => Number((b / 2 ** 20).toFixed(1));
 
 /** Artillery scenarios report through files (one line per virtual user) in `dir`. */
@@ -200,8 +203,25 @@ async function runArtillery(o: Options, url: string, seeded: Seeded, secret: str
     WORKERS: '1',
   };
   onPhase('answering');
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/artillery'), ['run', '--output', out, file], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // Artillery writes its CommonJS bundle of processor.ts to dist/processor.js; in this ESM package a
+  // .js file is ESM unless the nearest package.json says otherwise.
+  mkdirSync(path.join(ROOT, 'loadtest/artillery/dist'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'loadtest/artillery/dist/package.json'), '{ "type": "commonjs" }\n');
+  const overrides = {
+    config: {
+      target: url,
+      phases: [{ name: 'arrivals', duration: Number(env.LOADTEST_ARRIVAL_SECONDS), arrivalRate: arrival, rampTo: arrival }],
+    },
+  };
+  const args = ['run', '--output', out, '--overrides', JSON.stringify(overrides), file];
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/artillery'), args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = once(child, 'exit');
+  // Bounded: the plan's own length plus a margin, then Artillery is stopped.
+  const limitMs = (Number(env.LOADTEST_ARRIVAL_SECONDS) + (Number(env.LOADTEST_ANSWERS) * o.everyMs * 1.1) / 1000 + 90) * 1000;
+  const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  stopChildren.add(() => child.kill('SIGKILL'));
+  const [code] = (await exited) as [number | null];
+  clearTimeout(limit);
   onPhase('answered');
   const lines: ArtilleryLine[] = readdirSync(ledgerDir)
     .filter((f) => f.endsWith('.jsonl'))
@@ -258,6 +278,7 @@ async function main(): Promise<number> {
     killed = true;
     console.error(`loadtest: still running after ${maxSeconds} s; stopping everything`);
     for (const n of nodes) n.process.kill('SIGKILL');
+    for (const stop of stopChildren) stop();
     void proxy?.stop();
     setTimeout(() => process.exit(1), 5000).unref();
   }, maxSeconds * 1000);
@@ -312,7 +333,10 @@ async function main(): Promise<number> {
         }
       });
       const rss = nodes.map((n, i) => `${mb(peakRss[i]!)}`).join('/');
-      const line = `[${Math.round((Date.now() - began) / 1000)} s] ${p.phase}: connected ${p.connected}, started ${p.started}, answers sent ${p.sent}, acked ${p.acked}, in flight ${p.inflight}, errors ${p.errors}; server RSS ${rss} MB; load ${os.loadavg()[0]!.toFixed(1)}`;
+      const head = `[${Math.round((Date.now() - began) / 1000)} s] ${p.phase}`;
+      const tail = `server RSS ${rss} MB; load ${os.loadavg()[0]!.toFixed(1)}`;
+      if (Number.isNaN(p.connected)) return console.log(`${head}: Artillery running (its own report follows every 10 s); ${tail}`);
+      const line = `${head}: connected ${p.connected}, started ${p.started}, answers sent ${p.sent}, acked ${p.acked}, in flight ${p.inflight}, errors ${p.errors}; server RSS ${rss} MB; load ${os.loadavg()[0]!.toFixed(1)}`;
       if (line !== lastLine) console.log(line);
       lastLine = line;
     };
@@ -373,6 +397,7 @@ async function main(): Promise<number> {
     const perNode = nodes.map((n, i) => {
       const students = Math.max(peakSockets[i]!, answering[i]!.sockets, answered[i]!.sockets);
       const steadyRss = answered[i]!.rssBytes;
+      peakRss[i] = Math.max(peakRss[i]!, steadyRss, end[i]!.rssBytes);
       return {
         node: i + 1,
         studentsConnected: students,
