@@ -45,6 +45,7 @@ const USAGE = `usage: npm run loadtest -- [options]
   --invigilators M    invigilators seeded for the invigilators scenario (default 5; about one arrival in 200 watches)
   --cpu-prof          run the nodes with --cpu-prof (profiles under the results folder)
   --env KEY=VALUE     extra server environment (repeatable)
+  --node-arg ARG      extra Node.js option for the nodes, e.g. --node-arg=--max-semi-space-size=64 (repeatable)
   --label NAME        name of the results folder (default: a timestamp)
   --max-seconds S     hard limit of the whole run (default: derived from the plan)`;
 
@@ -70,6 +71,7 @@ function options() {
       invigilators: { type: 'string', default: '5' },
       'cpu-prof': { type: 'boolean', default: false },
       env: { type: 'string', multiple: true, default: [] },
+      'node-arg': { type: 'string', multiple: true, default: [] },
       label: { type: 'string' },
       'max-seconds': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -112,6 +114,7 @@ function options() {
     invigilators: Math.round(num('invigilators', 0, 1000)),
     cpuProf: values['cpu-prof'],
     env,
+    nodeArgs: values['node-arg'],
     label: values.label ?? new Date().toISOString().replace(/[:.]/g, '-'),
     maxSeconds: values['max-seconds'] === undefined ? undefined : num('max-seconds', 10, 7200),
   };
@@ -296,7 +299,10 @@ async function main(): Promise<number> {
       TRUST_PROXY: '127.0.0.1',
       ...o.env,
     };
-    const nodeArgs = (i: number) => (o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`, `--cpu-prof-name=node${i + 1}.cpuprofile`] : []);
+    const nodeArgs = (i: number) => [
+      ...o.nodeArgs,
+      ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`, `--cpu-prof-name=node${i + 1}.cpuprofile`] : []),
+    ];
     // The first node migrates the new database; the others start once it has.
     nodes.push(await startNode(0, env, nodeArgs(0)));
     for (let i = 1; i < o.nodes; i++) nodes.push(await startNode(i, env, nodeArgs(i)));
@@ -426,7 +432,7 @@ async function main(): Promise<number> {
       command: `npm run loadtest -- ${process.argv.slice(2).join(' ')}`,
       machine: machine(),
       load: { atStart: loadAtStart, atEnd: loadNow(), shared: loadAtStart.loadavg1 > 1 || os.loadavg()[0]! > 2.5 },
-      plan: { scenario: o.scenario, students: o.students, answerEveryMs: o.everyMs, durationS: o.duration, nodes: o.nodes, connectPerSecond: o.connectRate, startWindowS: o.startWindowMs / 1000, spreadMs: o.spreadMs ?? o.everyMs, processes: o.processes, questions: o.questions, submit: o.submit, serverEnv: o.env },
+      plan: { scenario: o.scenario, students: o.students, answerEveryMs: o.everyMs, durationS: o.duration, nodes: o.nodes, connectPerSecond: o.connectRate, startWindowS: o.startWindowMs / 1000, spreadMs: o.spreadMs ?? o.everyMs, processes: o.processes, questions: o.questions, submit: o.submit, serverEnv: o.env, nodeArgs: o.nodeArgs },
       seedSeconds: seeded.seconds,
       students: { seeded: seeded.students.length, connected: result.connected, started: result.started },
       connectMs: LatencyHistogram.from([result.connect]).summary(),
