@@ -143,9 +143,11 @@ function child(args: string[]): ChildProcess {
   return fork(fileURLToPath(import.meta.url), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-async function drive(url: string, seeded: Seeded, secret: string, o: { window: number; seconds: number; processes: number }, serverPid: number) {
+async function drive(url: string, seeded: Seeded, secret: string, o: { sockets: number; window: number; seconds: number; processes: number }, serverPid: number) {
   const before = processUsage(serverPid);
   const t0 = Date.now();
+  let peakRss = before.rssBytes;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, processUsage(serverPid).rssBytes)), 500);
   const results = await Promise.all(
     Array.from({ length: o.processes }, async (_, i) => {
       const c = child(['--closed-loop-client']);
@@ -169,6 +171,7 @@ async function drive(url: string, seeded: Seeded, secret: string, o: { window: n
       }
     }),
   );
+  clearInterval(sampler);
   const after = processUsage(serverPid);
   const hist = LatencyHistogram.from(results.map((r) => r.ack));
   const errors: Record<string, number> = {};
@@ -184,6 +187,8 @@ async function drive(url: string, seeded: Seeded, secret: string, o: { window: n
     ackMs: hist.summary(),
     serverCpuPercent: Number((((after.cpuSeconds - before.cpuSeconds) / ((Date.now() - t0) / 1000)) * 100).toFixed(0)),
     serverRssMB: Number((after.rssBytes / 2 ** 20).toFixed(0)),
+    /** Peak RSS above the server's RSS before the sockets connected, per socket (includes in-flight garbage). */
+    peakRssPerSocketKB: Number(((peakRss - before.rssBytes) / 1024 / o.sockets).toFixed(1)),
   };
 }
 
