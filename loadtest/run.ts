@@ -153,6 +153,8 @@ interface NodeSample {
   rssBytes: number;
   statements: number;
   sockets: number;
+  /** Question sets this node read from the database (the rest came from its memory or Redis). */
+  examTreeLoads: number;
 }
 
 async function sample(node: ServerNode): Promise<NodeSample> {
@@ -162,6 +164,7 @@ async function sample(node: ServerNode): Promise<NodeSample> {
     ...usage,
     statements: metrics.get('db_statements_total') ?? NaN,
     sockets: metrics.get('sockets_connected{namespace="/exam"}') ?? NaN,
+    examTreeLoads: metrics.get('question_cache_lookups_total{source="database"}') ?? NaN,
   };
 }
 
@@ -415,6 +418,7 @@ async function main(): Promise<number> {
         cpuPercentAnswering: Number((((answered[i]!.cpuSeconds - answering[i]!.cpuSeconds) / wallS) * 100).toFixed(1)),
         cpuSecondsTotal: Number((end[i]!.cpuSeconds - idle[i]!.cpuSeconds).toFixed(1)),
         statementsAnswering: answered[i]!.statements - answering[i]!.statements,
+        examTreeLoads: end[i]!.examTreeLoads,
       };
     });
     const errorCount = Object.values(result.errors).reduce((a, b) => a + b, 0);
@@ -490,7 +494,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     submitMs: { count: number; p50: number; p99: number };
     answers: { sent: number; acked: number; distinctAcked: number; inDatabase: number; lost: number; ackedPerSecond: number; retried: number };
     errors: Record<string, number>;
-    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number }[];
+    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number }[];
     sql: { perAnswer: number | null; statementsWhileAnswering: number };
     load: { atStart: { loadavg1: number }; atEnd: { loadavg1: number }; shared: boolean };
     clientLagP99Ms: number;
@@ -508,7 +512,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     `errors by code      ${Object.keys(j.errors).length ? JSON.stringify(j.errors) : 'none'}${j.answers.retried ? ` (${j.answers.retried} retried)` : ''}`,
     ...j.nodes.map(
       (n) =>
-        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle`,
+        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle; exam tree read from the database ${n.examTreeLoads}×`,
     ),
     `SQL per answer      ${j.sql.perAnswer ?? '-'} (${j.sql.statementsWhileAnswering} statements while answering, db_statements_total)`,
     `machine load        ${j.load.atStart.loadavg1} at start, ${j.load.atEnd.loadavg1} at end${j.load.shared ? ' (shared: not a quiet figure)' : ''}; client event-loop lag p99 ${j.clientLagP99Ms} ms`,
