@@ -175,6 +175,7 @@ const mb = (b: number) => Number((b / 2 ** 20).toFixed(1));
 
 /** Artillery scenarios report through files (one line per virtual user) in `dir`. */
 interface ArtilleryLine {
+  role: 'student' | 'invigilator';
   ledger: [number, number, number][];
   connect: number[];
   start: number[];
@@ -233,9 +234,9 @@ async function runArtillery(o: Options, url: string, seeded: Seeded, secret: str
     .filter((f) => f.endsWith('.jsonl'))
     .flatMap((f) => readFileSync(path.join(ledgerDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ArtilleryLine));
   await rm(ledgerDir, { recursive: true, force: true });
-  const hist = (k: 'connect' | 'start' | 'ack' | 'submit' | 'watch' | 'roster') => {
+  const hist = (k: 'connect' | 'start' | 'ack' | 'submit' | 'watch' | 'roster', role?: ArtilleryLine['role']) => {
     const h = new LatencyHistogram();
-    for (const l of lines) for (const v of l[k]) h.record(v);
+    for (const l of lines) if (!role || l.role === role) for (const v of l[k]) h.record(v);
     return h.toJSON();
   };
   const errors: Record<string, number> = {};
@@ -243,20 +244,24 @@ async function runArtillery(o: Options, url: string, seeded: Seeded, secret: str
   if (code !== 0) errors[`artillery-exit:${code}`] = 1;
   const ack = hist('ack');
   return {
-    connected: hist('connect').count,
+    connected: hist('connect', 'student').count,
     started: hist('start').count,
     sent: lines.reduce((s, l) => s + l.sent, 0),
     acked: ack.count,
     retried: 0,
     errors,
-    connect: hist('connect'),
+    connect: hist('connect', 'student'),
     start: hist('start'),
     ack,
     submit: hist('submit'),
     ledger: lines.flatMap((l) => l.ledger),
     answerWallMs: NaN,
     clientLagP99Ms: NaN,
-    extra: { 'exam:watch ack (ms)': hist('watch'), 'roster:update after answer ack (ms)': hist('roster') },
+    extra: {
+      ...(lines.some((l) => l.role === 'invigilator')
+        ? { 'invigilator connect (ms)': hist('connect', 'invigilator'), 'exam:watch ack (ms)': hist('watch'), 'roster:update after answer ack (ms)': hist('roster') }
+        : {}),
+    },
   };
 }
 
@@ -443,6 +448,7 @@ async function main(): Promise<number> {
       startMs: LatencyHistogram.from([result.start]).summary(),
       ackMs: LatencyHistogram.from([result.ack]).summary(),
       submitMs: LatencyHistogram.from([result.submit]).summary(),
+      otherMs: Object.fromEntries(Object.entries(result.extra ?? {}).map(([k, v]) => [k, LatencyHistogram.from([v]).summary()])),
       answers: {
         sent: result.sent,
         acked: result.acked,
@@ -492,6 +498,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     startMs: { p50: number; p99: number; max: number };
     ackMs: { p50: number; p95: number; p99: number; max: number };
     submitMs: { count: number; p50: number; p99: number };
+    otherMs: Record<string, { count: number; p50: number; p99: number; max: number }>;
     answers: { sent: number; acked: number; distinctAcked: number; inDatabase: number; lost: number; ackedPerSecond: number; retried: number };
     errors: Record<string, number>;
     nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number }[];
@@ -509,6 +516,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     `answers             sent ${j.answers.sent}, acked ${j.answers.acked} (distinct ${j.answers.distinctAcked}), in the database ${j.answers.inDatabase}, lost ${j.answers.lost}; ${j.answers.ackedPerSecond} acked/s`,
     `answer ack          p50 ${j.ackMs.p50} ms, p95 ${j.ackMs.p95} ms, p99 ${j.ackMs.p99} ms, max ${j.ackMs.max} ms`,
     ...(j.submitMs.count ? [`submit ack          p50 ${j.submitMs.p50} ms, p99 ${j.submitMs.p99} ms (${j.submitMs.count})`] : []),
+    ...Object.entries(j.otherMs).map(([k, v]) => `${k.padEnd(19)} p50 ${v.p50}, p99 ${v.p99}, max ${v.max} (${v.count})`),
     `errors by code      ${Object.keys(j.errors).length ? JSON.stringify(j.errors) : 'none'}${j.answers.retried ? ` (${j.answers.retried} retried)` : ''}`,
     ...j.nodes.map(
       (n) =>

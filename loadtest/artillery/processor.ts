@@ -34,6 +34,7 @@ interface VuContext {
 }
 
 interface Line {
+  role: 'student' | 'invigilator';
   ledger: [number, number, number][];
   connect: number[];
   start: number[];
@@ -87,7 +88,7 @@ function setup() {
 }
 
 function lineOf(context: VuContext): Line {
-  context.line ??= { ledger: [], connect: [], start: [], ack: [], submit: [], watch: [], roster: [], errors: {}, sent: 0 };
+  context.line ??= { role: context.vars.role === 'invigilator' ? 'invigilator' : 'student', ledger: [], connect: [], start: [], ack: [], submit: [], watch: [], roster: [], errors: {}, sent: 0 };
   return context.line;
 }
 
@@ -112,6 +113,7 @@ export function pickInvigilator(context: VuContext, _events: Events, done: Done)
   const { people, tokens } = setup();
   const invigilator = people.invigilators[nextInvigilator++ % people.invigilators.length]!;
   context.vars.token = tokens.issue({ sub: invigilator.id, role: 'invigilator', name: invigilator.name });
+  context.vars.role = 'invigilator';
   context.vars.watchMs = Number(process.env.LOADTEST_THINK_MS ?? 10_000) * Number(process.env.LOADTEST_ANSWERS ?? 10) + 5000;
   context.vars.connectStarted = performance.now();
   done();
