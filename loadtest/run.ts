@@ -285,14 +285,23 @@ async function main(): Promise<number> {
   const nodes: ServerNode[] = [];
   let proxy: Proxy | null = null;
   let killed = false;
-  const hardStop = setTimeout(() => {
+  /** Stops everything this run started, for the time limit and for SIGINT/SIGTERM (Ctrl-C, `timeout`). */
+  const abort = (why: string) => {
+    if (killed) return;
     killed = true;
-    console.error(`loadtest: still running after ${maxSeconds} s; stopping everything`);
+    console.error(`loadtest: ${why}; stopping everything`);
     for (const n of nodes) n.process.kill('SIGKILL');
     for (const stop of stopChildren) stop();
-    void proxy?.stop();
-    setTimeout(() => process.exit(1), 5000).unref();
-  }, maxSeconds * 1000);
+    setTimeout(() => process.exit(1), 10_000).unref();
+    void (async () => {
+      await proxy?.stop().catch(() => {});
+      await admin(`drop database if exists "${dbName}" with (force)`).catch(() => {});
+      process.exit(1);
+    })();
+  };
+  const hardStop = setTimeout(() => abort(`still running after ${maxSeconds} s`), maxSeconds * 1000);
+  process.once('SIGINT', () => abort('interrupted'));
+  process.once('SIGTERM', () => abort('terminated'));
   hardStop.unref();
 
   await admin(`create database "${dbName}"`);
