@@ -296,6 +296,8 @@ async function main(): Promise<number> {
     void (async () => {
       await proxy?.stop().catch(() => {});
       await admin(`drop database if exists "${dbName}" with (force)`).catch(() => {});
+      const { deleteKeysWithPrefix } = await import('../server/cache/redis.js');
+      await deleteKeysWithPrefix(REDIS_URL, prefix).catch(() => {});
       process.exit(1);
     })();
   };
