@@ -38,6 +38,25 @@ export function eventHandlers<Events>(socket: ListeningSocket, log: FastifyBaseL
   ): void => handle(socket, event, schema, bucket, log, fn);
 }
 
+/**
+ * One compiled validator per schema for the whole process. Compiling (TypeBox generates and evaluates
+ * the checking code) once per socket and event cost ~30 KB of heap per connected student and CPU at
+ * every connect (measured: docs/benchmarks.md, "Memory per student").
+ */
+interface Validator<S extends TSchema> {
+  parse(value: unknown): Static<S>;
+}
+const validators = new WeakMap<TSchema, Validator<TSchema>>();
+
+function validatorFor<S extends TSchema>(schema: S): Validator<S> {
+  // Keyed by the schema object itself, so the entry is the validator compiled from exactly this S.
+  const known = validators.get(schema) as Validator<S> | undefined;
+  if (known) return known;
+  const compiled = compileValidator(schema);
+  validators.set(schema, compiled);
+  return compiled;
+}
+
 function handle<S extends TSchema, R extends object>(
   socket: ListeningSocket,
   event: string,
@@ -46,7 +65,7 @@ function handle<S extends TSchema, R extends object>(
   log: FastifyBaseLogger,
   fn: (payload: Static<S>) => Promise<R>,
 ): void {
-  const validator = compileValidator(schema);
+  const validator = validatorFor(schema);
   socket.on(event, async (...args: unknown[]) => {
     // The ack is the last argument, when there is one: a client may emit without an ack (the work is
     // still done, there is just no one to tell), or with an ack and no payload at all (then the payload
