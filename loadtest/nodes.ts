@@ -11,6 +11,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { renderSite } from '../deploy/render-site.js';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
@@ -103,35 +104,6 @@ export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
 
 // ---------------------------------------------------------------------------------------------
 // nginx
-
-/**
- * deploy/nginx.conf with its upstream `server host:port ...;` lines replaced by one per upstream (with
- * the first line's parameters) and its `listen` by `listen`; the same rendering as
- * tests/deploy-nginx.test.ts. Throws when the file no longer has that shape.
- */
-export function renderSite(template: string, upstreams: string[], listen: string): string {
-  const serverLine = /^(\s*)server\s+\S+:\d+([^;]*);\s*$/;
-  const listenLine = /^(\s*)listen\s+[^;]+;\s*$/;
-  const out: string[] = [];
-  let servers = 0;
-  let listens = 0;
-  for (const line of template.split('\n')) {
-    const server = serverLine.exec(line);
-    const listening = listenLine.exec(line);
-    if (server) {
-      if (servers++ === 0) out.push(...upstreams.map((address) => `${server[1]}server ${address}${server[2]};`));
-    } else if (listening) {
-      listens++;
-      out.push(`${listening[1]}listen ${listen};`);
-    } else {
-      out.push(line);
-    }
-  }
-  if (servers === 0 || listens !== 1) {
-    throw new Error(`deploy/nginx.conf: expected upstream server lines and one listen, found ${servers} and ${listens}`);
-  }
-  return out.join('\n');
-}
 
 /**
  * The main nginx.conf around the site, sized for a load test: a proxied socket holds two descriptors

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { io as connect, type Socket } from 'socket.io-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { renderSite } from '../deploy/render-site.js';
 import { loadConfig } from '../server/config.js';
 import { seed, type TestApp } from './helpers/app.js';
 import { startCluster } from './helpers/cluster.js';
@@ -34,35 +35,6 @@ function installed(file: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * deploy/nginx.conf with its upstream `server host:port ...;` lines replaced by one line per
- * `upstreams` entry (with the first line's parameters) and its one `listen` by `listen`. Throws when
- * the file no longer has that shape, so a change to it cannot leave the test running something else.
- */
-function renderSite(template: string, upstreams: string[], listen: string): string {
-  const serverLine = /^(\s*)server\s+\S+:\d+([^;]*);\s*$/;
-  const listenLine = /^(\s*)listen\s+[^;]+;\s*$/;
-  const out: string[] = [];
-  let servers = 0;
-  let listens = 0;
-  for (const line of template.split('\n')) {
-    const server = serverLine.exec(line);
-    const listening = listenLine.exec(line);
-    if (server) {
-      if (servers++ === 0) out.push(...upstreams.map((address) => `${server[1]}server ${address}${server[2]};`));
-    } else if (listening) {
-      listens++;
-      out.push(`${listening[1]}listen ${listen};`);
-    } else {
-      out.push(line);
-    }
-  }
-  if (servers === 0 || listens !== 1) {
-    throw new Error(`deploy/nginx.conf: expected upstream server lines and one listen, found ${servers} and ${listens}`);
-  }
-  return out.join('\n');
 }
 
 /** The main nginx.conf around the rendered site: logs, temp files and the pid in `dir`, nothing of the system's. */
