@@ -24,7 +24,8 @@ const ROOT = path.join(import.meta.dirname, '..');
 const PREFIX = `kill-${process.pid}:`;
 
 let survivor: TestApp;
-let child: ChildProcess | undefined;
+/** Every node this file started, killed after it whatever happened (a live child would keep the run waiting). */
+const spawned = new Set<ChildProcess>();
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -36,7 +37,9 @@ async function freePort(): Promise<number> {
 
 /** `npm start`'s server (server/main.ts under tsx) as a child process on `port`, ready when /readyz says so. */
 async function startNode(databaseUrl: string, port: number): Promise<ChildProcess> {
-  const node = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['server/main.ts'], {
+  // Node itself with tsx's loader, not the `tsx` wrapper: a signal must reach the server process
+  // (killing the wrapper with SIGKILL would leave the server running under it).
+  const node = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -54,6 +57,7 @@ async function startNode(databaseUrl: string, port: number): Promise<ChildProces
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  spawned.add(node);
   await waitFor(
     'the child node to be ready',
     async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok,
@@ -68,7 +72,7 @@ beforeAll(async () => {
   await survivor.listen();
 }, 60_000);
 afterAll(() => {
-  child?.kill('SIGKILL');
+  for (const node of spawned) if (node.exitCode === null && node.signalCode === null) node.kill('SIGKILL');
 });
 
 describe('a node killed with SIGKILL mid-exam', () => {
@@ -77,7 +81,7 @@ describe('a node killed with SIGKILL mid-exam', () => {
     const students = await createUsers(survivor.app, STUDENTS);
     const exam = await createExam(survivor.app, admin, examBody(QUESTIONS, 1), { enroll: students });
     const port = await freePort();
-    child = await startNode(survivor.databaseUrl, port);
+    const child = await startNode(survivor.databaseUrl, port);
     const victim = `http://127.0.0.1:${port}`;
 
     /** Highest acknowledged seq per attempt and question: what the clients were promised. */
@@ -107,7 +111,9 @@ describe('a node killed with SIGKILL mid-exam', () => {
     });
     await waitFor('a good share of answers acknowledged', () => [...ledger.values()].reduce((n, m) => n + m.size, 0) >= STUDENTS * 3, 20_000, 20);
     killed = true;
+    const dead = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
     child.kill('SIGKILL');
+    expect(await dead).toBe('SIGKILL');
     await Promise.all(streams);
     for (const { socket } of sessions) socket.disconnect();
 
