@@ -435,18 +435,27 @@ export interface MessageEvent {
   at: string;
 }
 
+// The event maps name the contract's events as written in it; the checks after each namespace's maps
+// make the compiler hold them equal to the constants of protocol-names.ts (which the pages import).
+
 export interface ExamClientToServerEvents {
-  [EXAM_EVENTS.start]: Request<AttemptStartPayload, AttemptStartResult>;
-  [EXAM_EVENTS.answer]: Request<AnswerPayload, { seq: number }>;
-  [EXAM_EVENTS.submit]: Request<SubmitPayload, SubmitResult>;
-  [EXAM_EVENTS.proctor]: Request<ProctorEventPayload, object>;
+  'attempt:start': Request<AttemptStartPayload, AttemptStartResult>;
+  answer: Request<AnswerPayload, { seq: number }>;
+  submit: Request<SubmitPayload, SubmitResult>;
+  'proctor:event': Request<ProctorEventPayload, object>;
 }
 
 export interface ExamServerToClientEvents {
-  [EXAM_EVENTS.timer]: (ev: TimerEvent) => void;
-  [EXAM_EVENTS.ended]: (ev: AttemptEndedEvent) => void;
-  [EXAM_EVENTS.message]: (ev: MessageEvent) => void;
+  timer: (ev: TimerEvent) => void;
+  'attempt:ended': (ev: AttemptEndedEvent) => void;
+  message: (ev: MessageEvent) => void;
 }
+
+/** True only when A and B are the same set of names. */
+type SameNames<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type ExamEventName = (typeof EXAM_EVENTS)[keyof typeof EXAM_EVENTS];
+/** Fails to compile when the `/exam` maps and `EXAM_EVENTS` name different events. */
+export const EXAM_EVENT_NAMES_AGREE: SameNames<keyof ExamClientToServerEvents | keyof ExamServerToClientEvents, ExamEventName> = true;
 
 // ---------------------------------------------------------------------------------------------
 // Socket.IO: `/invigilator` namespace (invigilators assigned to the exam, and admins)
@@ -525,20 +534,27 @@ export const InvigilatorAttemptEnded = Type.Object({ ...AttemptEndedEvent.proper
 export type InvigilatorAttemptEnded = Static<typeof InvigilatorAttemptEnded>;
 
 export interface InvigilatorClientToServerEvents {
-  [INVIGILATOR_EVENTS.watch]: Request<ExamWatchPayload, { roster: RosterRow[] }>;
-  [INVIGILATOR_EVENTS.extendAttempt]: Request<AttemptExtendPayload, { deadlineAt: string }>;
-  [INVIGILATOR_EVENTS.extendExam]: Request<ExamExtendPayload, { extended: number }>;
-  [INVIGILATOR_EVENTS.message]: Request<AttemptMessagePayload, object>;
-  [INVIGILATOR_EVENTS.announce]: Request<ExamAnnouncePayload, object>;
-  [INVIGILATOR_EVENTS.terminate]: Request<AttemptTerminatePayload, SubmitResult>;
-  [INVIGILATOR_EVENTS.forceSubmit]: Request<AttemptForceSubmitPayload, SubmitResult>;
+  'exam:watch': Request<ExamWatchPayload, { roster: RosterRow[] }>;
+  'attempt:extend': Request<AttemptExtendPayload, { deadlineAt: string }>;
+  'exam:extend': Request<ExamExtendPayload, { extended: number }>;
+  'attempt:message': Request<AttemptMessagePayload, object>;
+  'exam:announce': Request<ExamAnnouncePayload, object>;
+  'attempt:terminate': Request<AttemptTerminatePayload, SubmitResult>;
+  'attempt:submit': Request<AttemptForceSubmitPayload, SubmitResult>;
 }
 
 export interface InvigilatorServerToClientEvents {
-  [INVIGILATOR_EVENTS.rosterUpdate]: (update: RosterUpdate | RosterUpdate[]) => void;
-  [INVIGILATOR_EVENTS.proctorEvent]: (ev: InvigilatorProctorEvent) => void;
-  [INVIGILATOR_EVENTS.ended]: (ev: InvigilatorAttemptEnded) => void;
+  'roster:update': (update: RosterUpdate | RosterUpdate[]) => void;
+  'proctor:event': (ev: InvigilatorProctorEvent) => void;
+  'attempt:ended': (ev: InvigilatorAttemptEnded) => void;
 }
+
+type InvigilatorEventName = (typeof INVIGILATOR_EVENTS)[keyof typeof INVIGILATOR_EVENTS];
+/** Fails to compile when the `/invigilator` maps and `INVIGILATOR_EVENTS` name different events. */
+export const INVIGILATOR_EVENT_NAMES_AGREE: SameNames<
+  keyof InvigilatorClientToServerEvents | keyof InvigilatorServerToClientEvents,
+  InvigilatorEventName
+> = true;
 
 /**
  * One invigilator event for one exam, as it travels between nodes (and to the plain-WebSocket feed):
