@@ -10,6 +10,7 @@
  *
  * Exit code: 0 when nothing was lost and every check passed, 1 otherwise, 2 on bad arguments.
  */
+import type { Line } from './artillery/processor.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -174,18 +175,7 @@ const stopChildren = new Set<() => void>();
 const mb = (b: number) => Number((b / 2 ** 20).toFixed(1));
 
 /** Artillery scenarios report through files (one line per virtual user) in `dir`. */
-interface ArtilleryLine {
-  role: 'student' | 'invigilator';
-  ledger: [number, number, number][];
-  connect: number[];
-  start: number[];
-  ack: number[];
-  submit: number[];
-  watch: number[];
-  roster: number[];
-  errors: Record<string, number>;
-  sent: number;
-}
+type ArtilleryLine = Line;
 
 async function runArtillery(o: Options, url: string, seeded: Seeded, secret: string, dir: string, onPhase: (p: 'answering' | 'answered') => void): Promise<SwarmResult & { extra: Record<string, HistogramData> }> {
   const ledgerDir = await mkdtemp(path.join(os.tmpdir(), 'exam-artillery-'));

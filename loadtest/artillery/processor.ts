@@ -33,7 +33,8 @@ interface VuContext {
   line?: Line;
 }
 
-interface Line {
+/** What each virtual user writes, one JSON line per user (the runner reads them: loadtest/run.ts). */
+export interface Line {
   role: 'student' | 'invigilator';
   ledger: [number, number, number][];
   connect: number[];
