@@ -6,13 +6,10 @@
  * node stopped with SIGTERM (a rolling restart) drains: it exits 0 well inside its drain limit, and
  * every answer it acknowledged is in the database.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
-import { TEST_JWT_SECRET, createTestApp, examBody, type TestApp } from './helpers/app.js';
-import { TEST_REDIS_URL } from './helpers/db.js';
+import { createTestApp, examBody, type TestApp } from './helpers/app.js';
+import { startChildNode } from './helpers/child-node.js';
 import { createExam, createUsers, questionsOf, type TestUser } from './helpers/exam.js';
 import { waitFor } from './helpers/nodes.js';
 import { sql } from './helpers/pg.js';
@@ -20,69 +17,24 @@ import { connectSocket, ok, request, type StudentSocket } from './helpers/socket
 
 const STUDENTS = 200;
 const QUESTIONS = 10;
-const ROOT = path.join(import.meta.dirname, '..');
 const PREFIX = `kill-${process.pid}:`;
 
 let survivor: TestApp;
-/** Every node this file started, killed after it whatever happened (a live child would keep the run waiting). */
-const spawned = new Set<ChildProcess>();
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** `npm start`'s server (server/main.ts under tsx) as a child process on `port`, ready when /readyz says so. */
-async function startNode(databaseUrl: string, port: number): Promise<ChildProcess> {
-  // Node itself with tsx's loader, not the `tsx` wrapper: a signal must reach the server process
-  // (killing the wrapper with SIGKILL would leave the server running under it).
-  const node = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: PREFIX,
-      JWT_SECRET: TEST_JWT_SECRET,
-      SEED_ON_START: 'false',
-      LOG_LEVEL: 'warn',
-      SOCKETS_PER_USER: '100',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  spawned.add(node);
-  await waitFor(
-    'the child node to be ready',
-    async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok,
-    30_000,
-    200,
-  );
-  return node;
-}
+/** `npm start`'s server as a child process on the survivor's database and Redis prefix. */
+const startNode = (databaseUrl: string) => startChildNode({ databaseUrl, redisPrefix: PREFIX });
 
 beforeAll(async () => {
   survivor = await createTestApp({ redis: { prefix: PREFIX } });
   await survivor.listen();
 }, 60_000);
-afterAll(() => {
-  for (const node of spawned) if (node.exitCode === null && node.signalCode === null) node.kill('SIGKILL');
-});
 
 describe('a node killed with SIGKILL mid-exam', () => {
   it('loses no acknowledged answer; its students resume on another node with the database deadline, and submit once', async () => {
     const [admin] = (await createUsers(survivor.app, 1, 'admin')) as [TestUser];
     const students = await createUsers(survivor.app, STUDENTS);
     const exam = await createExam(survivor.app, admin, examBody(QUESTIONS, 1), { enroll: students });
-    const port = await freePort();
-    const child = await startNode(survivor.databaseUrl, port);
-    const victim = `http://127.0.0.1:${port}`;
+    const { process: child, url: victim } = await startNode(survivor.databaseUrl);
 
     /** Highest acknowledged seq per attempt and question: what the clients were promised. */
     const ledger = new Map<number, Map<number, { seq: number; optionId: number }>>();
@@ -167,12 +119,11 @@ describe('a node killed with SIGKILL mid-exam', () => {
     const [admin] = (await createUsers(survivor.app, 1, 'admin')) as [TestUser];
     const students = await createUsers(survivor.app, 50);
     const exam = await createExam(survivor.app, admin, examBody(QUESTIONS, 1), { enroll: students });
-    const port = await freePort();
-    const node = await startNode(survivor.databaseUrl, port);
+    const { process: node, url: nodeUrl } = await startNode(survivor.databaseUrl);
     const acked: { attemptId: number; questionId: number; seq: number }[] = [];
     const sessions = await Promise.all(
       students.map(async (student) => {
-        const socket = await connectSocket(`http://127.0.0.1:${port}`, EXAM_NAMESPACE, student.token, { reconnection: false });
+        const socket = await connectSocket(nodeUrl, EXAM_NAMESPACE, student.token, { reconnection: false });
         return { socket, started: await ok(socket, EXAM_EVENTS.start, { examId: exam.id }) };
       }),
     );
