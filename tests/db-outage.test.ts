@@ -4,14 +4,16 @@
  * UNAVAILABLE, each with `retryAfterMs`; the connection survives, and once the database is back the
  * same requests succeed.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { EXAM_EVENTS, INVIGILATOR_EVENTS } from '../server/protocol.js';
 import { bearer, createTestApp, examBody, loginAs, seed, type TestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/db.js';
 import { connectSocket, ok, request } from './helpers/sockets.js';
-import { createExam, createUsers, keyOf, questionsOf, sleep, startAttempt, type TestUser } from './helpers/exam.js';
+import { createExam, createUsers, eventually, keyOf, questionsOf, sleep, startAttempt, type TestUser } from './helpers/exam.js';
 import { sql } from './helpers/pg.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { poolCounts } from '../server/db/health.js';
+import { query } from '../server/db/sql.js';
 
 let t: TestApp;
 let proxy: TcpProxy;
@@ -79,9 +81,12 @@ describe('with the database unreachable', () => {
       await ok(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId: key.get(q.id)!.correct, seq: 1 });
       attemptIds.push(started.attempt.id);
     }
+    const sweepLogs = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => c[1]).filter((m) => typeof m === 'string' && m.startsWith('deadline sweep'));
+    const errors = vi.spyOn(t.app.log, 'error');
+    const warnings = vi.spyOn(t.app.log, 'warn');
     await proxy.down();
     try {
-      await sleep(2500); // every deadline passes while the database is away
+      await sleep(2500); // every deadline passes while the database is away (about 12 sweeps fail)
     } finally {
       await proxy.up();
     }
@@ -99,5 +104,37 @@ describe('with the database unreachable', () => {
     expect(rows).toHaveLength(students.length);
     for (const row of rows) expect(row).toEqual({ status: 'expired', on_time: true, score: expect.any(Number) });
     expect(rows.every((r) => r.score > 0)).toBe(true);
+    // The outage is one warning when sweeping pauses and one when it resumes, not an error per interval.
+    // (The first test's outage may log its own "resumed" after the spy began: count from the pause.)
+    await eventually(async () => sweepLogs(warnings).at(-1)?.includes('resumed'));
+    const logged = sweepLogs(warnings);
+    expect(logged.slice(logged.indexOf('deadline sweep paused: the database is unreachable; retrying every interval'))).toEqual([
+      'deadline sweep paused: the database is unreachable; retrying every interval',
+      'deadline sweep resumed: the database is reachable again',
+    ]);
+    expect(sweepLogs(errors)).toEqual([]);
+    errors.mockRestore();
+    warnings.mockRestore();
   }, 60_000);
+
+  it('a transaction cut by the outage gives its connection back: more cuts than the pool has connections, and the pool still serves', async () => {
+    // kysely 0.29 released a transaction's connection only after a successful rollback: each of these
+    // cuts kept one of the pool's 3 connections for good (server/db/dead-connection-release.ts).
+    for (let cut = 0; cut < 4; cut++) {
+      const inFlight = t.app.orm.em.fork().transactional(async (em) => {
+        await query(em, 'select 1');
+        await query(em, 'select pg_sleep(2)');
+      });
+      await sleep(200);
+      await proxy.down();
+      await expect(inFlight).rejects.toThrow();
+      await proxy.up();
+    }
+    await eventually(async () => {
+      const { totalCount, idleCount, waitingCount } = await poolCounts(t.app.orm);
+      return totalCount === idleCount && waitingCount === 0;
+    });
+    const list = await t.app.inject({ method: 'GET', url: '/api/exams', headers: bearer(studentToken) });
+    expect(list.statusCode).toBe(200);
+  });
 });

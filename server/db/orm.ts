@@ -2,6 +2,7 @@ import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { ENTITY_SCHEMAS } from '../../entities/index.js';
 import { MIGRATIONS } from '../../migrations/index.js';
+import './dead-connection-release.js';
 
 export interface OrmOptions {
   /** postgres:// URL of the database. */

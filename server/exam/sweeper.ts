@@ -1,4 +1,5 @@
 import type { AttemptStore } from '../db/attempt-store.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { AnswerWriter } from './answer-writer.js';
 import type { Logger } from './logger.js';
 import type { ExamNotifier } from './notifier.js';
@@ -20,6 +21,8 @@ export interface SweeperOptions {
 export class DeadlineSweeper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
+  /** Sweeps failed in a row because the database was unreachable (0: none, or the last one ran). */
+  private failedInOutage = 0;
   private readonly opts: SweeperOptions;
 
   constructor(
@@ -36,13 +39,31 @@ export class DeadlineSweeper {
     if (this.timer) return;
     const tick = () => {
       this.running = this.sweep()
-        .catch((err: unknown) => this.log.error({ err }, 'deadline sweep failed'))
+        .then(() => {
+          if (this.failedInOutage === 0) return;
+          this.log.warn({ failedSweeps: this.failedInOutage }, 'deadline sweep resumed: the database is reachable again');
+          this.failedInOutage = 0;
+        })
+        .catch((err: unknown) => this.failed(err))
         .finally(() => {
           this.running = null;
           if (this.timer) this.timer = setTimeout(tick, this.opts.intervalMs);
         });
     };
     this.timer = setTimeout(tick, this.opts.intervalMs);
+  }
+
+  /**
+   * A database outage is one warning when it begins (and one when sweeping resumes), not an error
+   * every interval: attempts overdue meanwhile are ended by the first sweep after it, at their
+   * deadline. Any other failure is a bug and logged as an error each time.
+   */
+  private failed(err: unknown): void {
+    if (!isDatabaseUnavailable(err)) {
+      this.log.error({ err }, 'deadline sweep failed');
+      return;
+    }
+    if (this.failedInOutage++ === 0) this.log.warn({ err }, 'deadline sweep paused: the database is unreachable; retrying every interval');
   }
 
   async stop(): Promise<void> {
