@@ -81,7 +81,8 @@ describe('with the database unreachable', () => {
       await ok(socket, EXAM_EVENTS.answer, { attemptId: started.attempt.id, questionId: q.id, optionId: key.get(q.id)!.correct, seq: 1 });
       attemptIds.push(started.attempt.id);
     }
-    const sweepLogs = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => c[1]).filter((m) => typeof m === 'string' && m.startsWith('deadline sweep'));
+    const sweepLogs = (spy: { mock: { calls: unknown[][] } }): string[] =>
+      spy.mock.calls.map((c) => c[1]).filter((m): m is string => typeof m === 'string' && m.startsWith('deadline sweep'));
     const errors = vi.spyOn(t.app.log, 'error');
     const warnings = vi.spyOn(t.app.log, 'warn');
     await proxy.down();
