@@ -11,7 +11,6 @@
  * Options: --sockets 1000 --seconds 15 --window 4 --processes 2 --env KEY=VALUE (server, repeatable) --label NAME
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,14 +30,13 @@ import {
   type ExamServerToClientEvents,
 } from '../server/protocol.js';
 import { LatencyHistogram, type HistogramData } from './histogram.js';
-import { processUsage, startNode, stopProcess } from './nodes.js';
-import { seedLoadTest, type Seeded } from './seed.js';
+import { processUsage } from './nodes.js';
+import { envPairs, withScratchServer } from './scratch.js';
+import type { Seeded } from './seed.js';
 import { connectStudent, sendAnswer, startAttempt, type StudentSocket } from './student.js';
 import type { SwarmStudent } from './swarm.js';
 
 const ROOT = path.join(import.meta.dirname, '..');
-const PG_URL = process.env.LOADTEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.LOADTEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUESTIONS = 100;
 
 interface ClientJob {
@@ -256,70 +254,45 @@ async function main(): Promise<void> {
   const loadAtStart = os.loadavg()[0]!;
   console.log(`limits: ${o.sockets} sockets × ${o.window} in flight for ${o.seconds} s, ${o.processes} client processes; load average ${loadAtStart.toFixed(2)}`);
 
-  const dbName = `exam_limits_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
-  await admin(`create database "${dbName}"`);
-  const dbUrl = new URL(PG_URL);
-  dbUrl.pathname = `/${dbName}`;
-  const secret = randomBytes(32).toString('base64url');
-  const prefix = `limits-${randomBytes(3).toString('hex')}:`;
   const bare = child(['--bare-server']);
-  let node: Awaited<ReturnType<typeof startNode>> | undefined;
   try {
     const [{ port }] = (await once(bare, 'message')) as [{ port: number }];
-    node = await startNode(0, {
-      NODE_ENV: 'production',
-      DATABASE_URL: dbUrl.toString(),
-      REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      JWT_SECRET: secret,
-      LOG_LEVEL: 'warn',
-      // The closed loop answers as fast as acks come back: no per-socket limit here.
-      RATE_LIMIT_ANSWERS: '100000/100000',
-      RATE_LIMIT_OTHER: '1000/1000',
-      ...Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    // The closed loop answers as fast as acks come back: no per-socket limit here.
+    const env = { RATE_LIMIT_ANSWERS: '100000/100000', RATE_LIMIT_OTHER: '1000/1000', ...envPairs(values.env) };
+    await withScratchServer({ name: 'limits', students: o.sockets, questions: QUESTIONS, env }, async (scratch) => {
+      const { seeded, secret } = scratch;
+      const node = scratch.node!;
+      console.log('1. bare Socket.IO ack server …');
+      const bareResult = await drive(`http://127.0.0.1:${port}`, seeded, secret, o, bare.pid!);
+      console.log(`   ${bareResult.acksPerSecond} acks/s (${bareResult.acksPerServerCpuSecond} per server CPU-second), p50 ${bareResult.ackMs.p50} ms, p99 ${bareResult.ackMs.p99} ms, server CPU ${bareResult.serverCpuPercent} %`);
+      console.log('2. the real server (durable acks) …');
+      const serverResult = await drive(node.url, seeded, secret, o, node.pid);
+      console.log(`   ${serverResult.acksPerSecond} acks/s (${serverResult.acksPerServerCpuSecond} per server CPU-second), p50 ${serverResult.ackMs.p50} ms, p99 ${serverResult.ackMs.p99} ms, server CPU ${serverResult.serverCpuPercent} %, errors ${JSON.stringify(serverResult.errors)}`);
+      await scratch.stopNode();
+      console.log('3. raw multi-row insert with pg …');
+      const raw = await rawInsert(scratch.databaseUrl, o.seconds);
+      console.log(`   new rows ${raw.newRows.rowsPerSecond}/s, updates ${raw.updatedRows.rowsPerSecond}/s`);
+      const summary = {
+        label: values.label,
+        date: new Date().toISOString(),
+        command: `npm run loadtest:limits -- ${process.argv.slice(2).join(' ')}`,
+        machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+        load: { atStart: Number(loadAtStart.toFixed(2)), atEnd: Number(os.loadavg()[0]!.toFixed(2)) },
+        plan: { ...o, serverEnv: values.env },
+        bareSocketIo: bareResult,
+        server: serverResult,
+        serverShareOfBare: Number((serverResult.acksPerSecond / bareResult.acksPerSecond).toFixed(3)),
+        serverShareOfBarePerCpuSecond: Number((serverResult.acksPerServerCpuSecond / bareResult.acksPerServerCpuSecond).toFixed(3)),
+        rawPgInsert: raw,
+        serverShareOfRawInsert: Number((serverResult.acksPerSecond / raw.newRows.rowsPerSecond).toFixed(3)),
+      };
+      const dir = path.join(ROOT, 'loadtest/results', String(values.label));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'limits.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      console.log(`server: ${Math.round(summary.serverShareOfBare * 100)} % of the bare Socket.IO ack rate under the same clients (${Math.round(summary.serverShareOfBarePerCpuSecond * 100)} % per server CPU-second), ${Math.round(summary.serverShareOfRawInsert * 100)} % of the raw insert rate; saved ${path.join(dir, 'limits.json')}`);
     });
-    const seeded = await seedLoadTest(dbUrl.toString(), node.url, { students: o.sockets, invigilators: 0, questions: QUESTIONS, durationSeconds: 7200 });
-
-    console.log('1. bare Socket.IO ack server …');
-    const bareResult = await drive(`http://127.0.0.1:${port}`, seeded, secret, o, bare.pid!);
-    console.log(`   ${bareResult.acksPerSecond} acks/s (${bareResult.acksPerServerCpuSecond} per server CPU-second), p50 ${bareResult.ackMs.p50} ms, p99 ${bareResult.ackMs.p99} ms, server CPU ${bareResult.serverCpuPercent} %`);
-    console.log('2. the real server (durable acks) …');
-    const serverResult = await drive(node.url, seeded, secret, o, node.pid);
-    console.log(`   ${serverResult.acksPerSecond} acks/s (${serverResult.acksPerServerCpuSecond} per server CPU-second), p50 ${serverResult.ackMs.p50} ms, p99 ${serverResult.ackMs.p99} ms, server CPU ${serverResult.serverCpuPercent} %, errors ${JSON.stringify(serverResult.errors)}`);
-    await stopProcess(node.process);
-    node = undefined;
-    console.log('3. raw multi-row insert with pg …');
-    const raw = await rawInsert(dbUrl.toString(), o.seconds);
-    console.log(`   new rows ${raw.newRows.rowsPerSecond}/s, updates ${raw.updatedRows.rowsPerSecond}/s`);
-    const summary = {
-      label: values.label,
-      date: new Date().toISOString(),
-      command: `npm run loadtest:limits -- ${process.argv.slice(2).join(' ')}`,
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
-      load: { atStart: Number(loadAtStart.toFixed(2)), atEnd: Number(os.loadavg()[0]!.toFixed(2)) },
-      plan: { ...o, serverEnv: values.env },
-      bareSocketIo: bareResult,
-      server: serverResult,
-      serverShareOfBare: Number((serverResult.acksPerSecond / bareResult.acksPerSecond).toFixed(3)),
-      serverShareOfBarePerCpuSecond: Number((serverResult.acksPerServerCpuSecond / bareResult.acksPerServerCpuSecond).toFixed(3)),
-      rawPgInsert: raw,
-      serverShareOfRawInsert: Number((serverResult.acksPerSecond / raw.newRows.rowsPerSecond).toFixed(3)),
-    };
-    const dir = path.join(ROOT, 'loadtest/results', String(values.label));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'limits.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    console.log(`server: ${Math.round(summary.serverShareOfBare * 100)} % of the bare Socket.IO ack rate under the same clients (${Math.round(summary.serverShareOfBarePerCpuSecond * 100)} % per server CPU-second), ${Math.round(summary.serverShareOfRawInsert * 100)} % of the raw insert rate; saved ${path.join(dir, 'limits.json')}`);
   } finally {
     bare.kill();
-    if (node) await stopProcess(node.process);
-    await admin(`drop database if exists "${dbName}" with (force)`);
-    const { deleteKeysWithPrefix } = await import('../server/cache/redis.js');
-    await deleteKeysWithPrefix(REDIS_URL, prefix).catch(() => {});
   }
 }
 

@@ -13,15 +13,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { LatencyHistogram } from './histogram.js';
-import { processUsage, startNode, stopProcess } from './nodes.js';
-import { LOADTEST_PASSWORD, seedLoadTest, studentEmail } from './seed.js';
+import { processUsage } from './nodes.js';
+import { envPairs, withScratchServer } from './scratch.js';
+import { LOADTEST_PASSWORD, studentEmail } from './seed.js';
 import { runSwarm, type SwarmResult } from './swarm.js';
 
 const ROOT = path.join(import.meta.dirname, '..');
-const PG_URL = process.env.LOADTEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.LOADTEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function scryptCost(N: number, samples = 8): Promise<{ N: number; msPerHash: number; hashesPerSecond4Threads: number }> {
   const one = () =>
@@ -109,85 +107,70 @@ async function main(): Promise<void> {
   hardStop.unref();
   console.log(`login storm: ${logins} logins, ${concurrency} at a time, while ${students} students answer every ${1000 / rate} ms; load average ${os.loadavg()[0]!.toFixed(2)}`);
 
-  const costs = [];
+  const costs: Awaited<ReturnType<typeof scryptCost>>[] = [];
   for (const N of [1 << 14, 1 << 15, 1 << 16]) costs.push(await scryptCost(N));
   console.log(`scrypt here: ${costs.map((c) => `N=2^${Math.log2(c.N)} ${c.msPerHash} ms (${c.hashesPerSecond4Threads}/s on the 4 libuv threads)`).join(', ')}`);
 
-  const dbName = `exam_logins_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
-  await admin(`create database "${dbName}"`);
-  const dbUrl = new URL(PG_URL);
-  dbUrl.pathname = `/${dbName}`;
-  const secret = randomBytes(32).toString('base64url');
-  const prefix = `logins-${randomBytes(3).toString('hex')}:`;
-  const extraEnv = Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  let node: Awaited<ReturnType<typeof startNode>> | undefined;
-  try {
-    node = await startNode(0, { NODE_ENV: 'production', DATABASE_URL: dbUrl.toString(), REDIS_URL, REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret, LOG_LEVEL: 'warn', ...extraEnv });
-    const seeded = await seedLoadTest(dbUrl.toString(), node.url, { students: Math.max(students, logins), invigilators: 0, questions: 50, durationSeconds: 7200 });
-    const before = processUsage(node.pid);
-    const t0 = Date.now();
-    // The answering students connect first (signed in earlier), then the storm begins at their answer phase.
-    let stormResult: Awaited<ReturnType<typeof storm>> | undefined;
-    let swarm: SwarmResult | undefined;
-    const emails = Array.from({ length: logins }, (_, i) => studentEmail(i + 1));
-    if (students > 0) {
-      const durationMs = Math.ceil(((logins * costs[1]!.msPerHash) / 1000 / 1.5 + 20) * 1000);
-      swarm = await runSwarm({
-        url: node.url,
-        students: seeded.students.slice(0, students),
-        examId: seeded.examId,
-        jwtSecret: secret,
-        connectPerSecond: 500,
-        startWindowMs: 0,
-        everyMs: 1000 / rate,
-        durationMs,
-        submit: false,
-        processes: Math.max(1, Math.min(4, Math.ceil(students / 2500))),
-        localAddresses: ['127.0.3.2', '127.0.3.3', '127.0.3.4', '127.0.3.5'],
-        onPhase: (phase) => {
-          if (phase === 'answering') {
-            void storm(node!.url, emails, concurrency).then((r) => (stormResult = r));
-          }
-        },
-      });
-      // Answers stopped; a storm longer than the answer phase is still waited for (and said so).
-      const until = Date.now() + 600_000;
-      while (!stormResult && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-    } else {
-      stormResult = await storm(node.url, emails, concurrency);
-    }
-    const after = processUsage(node.pid);
-    const answers = swarm
-      ? { students, acked: swarm.acked, sent: swarm.sent, errors: swarm.errors, ackMs: LatencyHistogram.from([swarm.ack]).summary() }
-      : null;
-    const summary = {
-      label: values.label,
-      date: new Date().toISOString(),
-      command: `npm run loadtest:logins -- ${process.argv.slice(2).join(' ')}`,
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtEnd: Number(os.loadavg()[0]!.toFixed(2)) },
-      serverEnv: extraEnv,
-      scrypt: costs,
-      storm: stormResult,
-      answersDuringStorm: answers,
-      serverCpuPercent: Number((((after.cpuSeconds - before.cpuSeconds) / ((Date.now() - t0) / 1000)) * 100).toFixed(0)),
-    };
-    const dir = path.join(ROOT, 'loadtest/results', String(values.label));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'logins.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    console.log(JSON.stringify(summary, null, 2));
-    const ok = stormResult && stormResult.logins === logins && (!answers || Object.keys(answers.errors).length === 0);
-    process.exitCode = ok ? 0 : 1;
-  } finally {
-    if (node) await stopProcess(node.process);
-    await admin(`drop database if exists "${dbName}" with (force)`);
-    const { deleteKeysWithPrefix } = await import('../server/cache/redis.js');
-    await deleteKeysWithPrefix(REDIS_URL, prefix).catch(() => {});
-  }
+  const extraEnv = envPairs(values.env);
+  await withScratchServer(
+    { name: 'logins', students: Math.max(students, logins), questions: 50, env: extraEnv },
+    async ({ node: started, seeded, secret }) => {
+      const node = started!;
+      const before = processUsage(node.pid);
+      const t0 = Date.now();
+      // The answering students connect first (signed in earlier), then the storm begins at their answer phase.
+      let stormResult: Awaited<ReturnType<typeof storm>> | undefined;
+      let swarm: SwarmResult | undefined;
+      const emails = Array.from({ length: logins }, (_, i) => studentEmail(i + 1));
+      if (students > 0) {
+        const durationMs = Math.ceil(((logins * costs[1]!.msPerHash) / 1000 / 1.5 + 20) * 1000);
+        swarm = await runSwarm({
+          url: node.url,
+          students: seeded.students.slice(0, students),
+          examId: seeded.examId,
+          jwtSecret: secret,
+          connectPerSecond: 500,
+          startWindowMs: 0,
+          everyMs: 1000 / rate,
+          durationMs,
+          submit: false,
+          processes: Math.max(1, Math.min(4, Math.ceil(students / 2500))),
+          localAddresses: ['127.0.3.2', '127.0.3.3', '127.0.3.4', '127.0.3.5'],
+          onPhase: (phase) => {
+            if (phase === 'answering') {
+              void storm(node.url, emails, concurrency).then((r) => (stormResult = r));
+            }
+          },
+        });
+        // Answers stopped; a storm longer than the answer phase is still waited for (and said so).
+        const until = Date.now() + 600_000;
+        while (!stormResult && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      } else {
+        stormResult = await storm(node.url, emails, concurrency);
+      }
+      const after = processUsage(node.pid);
+      const answers = swarm
+        ? { students, acked: swarm.acked, sent: swarm.sent, errors: swarm.errors, ackMs: LatencyHistogram.from([swarm.ack]).summary() }
+        : null;
+      const summary = {
+        label: values.label,
+        date: new Date().toISOString(),
+        command: `npm run loadtest:logins -- ${process.argv.slice(2).join(' ')}`,
+        machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavgAtEnd: Number(os.loadavg()[0]!.toFixed(2)) },
+        serverEnv: extraEnv,
+        scrypt: costs,
+        storm: stormResult,
+        answersDuringStorm: answers,
+        serverCpuPercent: Number((((after.cpuSeconds - before.cpuSeconds) / ((Date.now() - t0) / 1000)) * 100).toFixed(0)),
+      };
+      const dir = path.join(ROOT, 'loadtest/results', String(values.label));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'logins.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      console.log(JSON.stringify(summary, null, 2));
+      const ok = stormResult && stormResult.logins === logins && (!answers || Object.keys(answers.errors).length === 0);
+      process.exitCode = ok ? 0 : 1;
+    },
+  );
 }
 
 main().then(
