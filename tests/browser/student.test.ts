@@ -197,6 +197,14 @@ describe('student page', () => {
     await page.reload();
     await page.locator('#end-screen').waitFor();
     await expectText(page.locator('#score'), `Score: ${max} of ${max} points`);
+    // The exam has no closing time: which answers were right waits for a release by hand.
+    await expectText(page.locator('#marking'), 'Which of your answers were right is shown here once the results are released.');
+    const release = await t.app.inject({ method: 'POST', url: `/api/exams/${exam.id}/results/release`, headers: { authorization: `Bearer ${admin.token}` } });
+    expect(release.statusCode).toBe(200);
+    await page.getByRole('button', { name: 'Back to your exams' }).click();
+    await page.getByRole('button', { name: 'View result' }).click();
+    await page.locator('#end-screen').waitFor();
+    await expectText(page.locator('#marking'), `${qs.length} of your ${qs.length} answers were right.`);
     expect(unexpectedErrors(problems)).toEqual([]);
     await context.close();
   });

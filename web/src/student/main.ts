@@ -805,6 +805,7 @@ async function showEnd(
         ? 'The time ran out: your saved answers were submitted automatically.'
         : (REASONS[ev.reason] ?? 'Your exam has ended.');
   const score = h('p', { id: 'score', class: 'score' }, 'Loading your result…');
+  const marking = h('p', { id: 'marking', class: 'muted' });
   mount(
     main,
     h(
@@ -814,6 +815,7 @@ async function showEnd(
       title ? h('p', { class: 'muted' }, title) : null,
       h('p', { id: 'end-reason' }, why),
       score,
+      marking,
       extra.lost ? h('p', { class: 'error' }, `${extra.lost} answer${extra.lost === 1 ? ' was' : 's were'} not saved in time.`) : null,
       extra.messages?.length
         ? h(
@@ -830,7 +832,6 @@ async function showEnd(
   const fromSubmit = extra.submitted?.attempt;
   if (fromSubmit?.score !== null && fromSubmit?.score !== undefined) {
     score.textContent = `Score: ${fromSubmit.score} of ${fromSubmit.maxScore ?? '?'} points`;
-    return;
   }
   try {
     let attemptId = ev.attemptId;
@@ -846,9 +847,21 @@ async function showEnd(
     const result = await api<AttemptResultBody>(`/api/attempts/${attemptId}/result`, { token: session.token });
     score.textContent =
       result.attempt.score === null ? 'Your score is not available yet.' : `Score: ${result.attempt.score} of ${result.attempt.maxScore ?? '?'} points`;
+    marking.textContent = markingText(result);
   } catch (err) {
-    score.textContent = `Your score could not be loaded: ${(err as Error).message}`;
+    if (!score.textContent?.startsWith('Score:')) score.textContent = `Your score could not be loaded: ${(err as Error).message}`;
   }
+}
+
+/**
+ * Which answers were right, once the exam's results-release rule allows it (`released`); until then the
+ * score alone, and a word on when the marking comes.
+ */
+function markingText(result: AttemptResultBody): string {
+  if (!result.released) return 'Which of your answers were right is shown here once the results are released.';
+  const right = result.answers.filter((a) => a.correct).length;
+  const answered = result.answers.filter((a) => a.optionId !== null).length;
+  return `${right} of your ${answered} answer${answered === 1 ? ' was' : 's were'} right.`;
 }
 
 // ---------------------------------------------------------------------------------------------
