@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { Type, type StaticDecode, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
+import { FAILPOINT_NAMES, parseFailpoints, type ArmedFailpoint } from './failpoints.js';
 
 // ---------------------------------------------------------------------------------------------
 // The environment: every variable the server reads, its type, range and default, in one schema.
@@ -101,6 +102,21 @@ const TrustProxy = Type.Codec(
   .Decode((raw): TrustProxy => parseTrustProxy(raw)!)
   .Encode((trust) => (Array.isArray(trust) ? trust.join(',') : String(trust)));
 
+/** `FAILPOINTS`: failpoint names, each optionally `@n` (see server/failpoints.ts). */
+const Failpoints = Type.Codec(
+  Type.Refine(
+    Type.String({ default: '' }),
+    (raw) => Array.isArray(parseFailpoints(raw)),
+    (raw) => {
+      const parsed = parseFailpoints(raw);
+      const bad = Array.isArray(parsed) ? raw : parsed.bad;
+      return `has "${bad}"; write failpoint names (${FAILPOINT_NAMES.join(', ')}), each optionally @n (crash at the n-th time)`;
+    },
+  ),
+)
+  .Decode((raw): ArmedFailpoint[] => parseFailpoints(raw) as ArmedFailpoint[])
+  .Encode((armed) => armed.map((a) => `${a.name}@${a.hit}`).join(','));
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -142,6 +158,7 @@ export const EnvironmentSchema = Type.Object({
   RATE_LIMIT_PROCTOR: RateLimit('2/20'),
   RATE_LIMIT_OTHER: RateLimit('5/20'),
   SOCKETS_PER_USER: Integer(5, 1, 100),
+  FAILPOINTS: Failpoints,
 });
 
 /** The environment once parsed: what each variable's schema decodes to. */
@@ -237,6 +254,11 @@ export interface Config {
   rateLimits: Record<'answers' | 'proctor' | 'other', Rate>;
   /** `SOCKETS_PER_USER`: most sockets one user may hold on a node (more get `RATE_LIMITED`). @default 5 */
   socketsPerUser: Environment['SOCKETS_PER_USER'];
+  /**
+   * `FAILPOINTS`: for fault tests only, the failpoints armed in this process (server/failpoints.ts):
+   * reaching one kills the process with SIGKILL. Refused when `NODE_ENV=production`. @default []
+   */
+  failpoints: Environment['FAILPOINTS'];
 }
 
 export class ConfigError extends Error {
@@ -310,6 +332,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (e.PRESENCE_DEAD_AFTER_MS <= e.PRESENCE_HEARTBEAT_MS) {
     throw new ConfigError('PRESENCE_DEAD_AFTER_MS', 'must be longer than PRESENCE_HEARTBEAT_MS');
   }
+  if (e.FAILPOINTS.length > 0 && e.NODE_ENV === 'production') {
+    throw new ConfigError('FAILPOINTS', 'is for fault tests; it is refused when NODE_ENV=production');
+  }
   if (e.DB_POOL_MIN > e.DB_POOL_MAX) {
     throw new ConfigError('DB_POOL_MIN', `must not exceed DB_POOL_MAX (${e.DB_POOL_MAX}), got ${e.DB_POOL_MIN}`);
   }
@@ -346,5 +371,6 @@ export function loadConfig(env: Env = process.env): Config {
     progressIntervalMs: e.PROGRESS_INTERVAL_MS,
     rateLimits: { answers: e.RATE_LIMIT_ANSWERS, proctor: e.RATE_LIMIT_PROCTOR, other: e.RATE_LIMIT_OTHER },
     socketsPerUser: e.SOCKETS_PER_USER,
+    failpoints: e.FAILPOINTS,
   };
 }

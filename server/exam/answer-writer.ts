@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import type { AnswerRow, AnswerStore } from '../db/answer-store.js';
+import type { Failpoint } from '../failpoints.js';
 import { BatchWriter, type BatchWriterOptions } from './batch-writer.js';
 import type { Logger } from './logger.js';
 
@@ -30,6 +31,8 @@ export class AnswerWriter {
     private readonly store: AnswerBatchStore,
     log: Logger,
     opts: Partial<BatchWriterOptions> = {},
+    /** Fault tests only (`FAILPOINTS`): crashes the process before a batch's statement or after its commit. */
+    private readonly failpoint?: Failpoint,
   ) {
     this.batches = new BatchWriter('answers', (items) => this.write(items), log, opts);
   }
@@ -76,7 +79,10 @@ export class AnswerWriter {
       if (!seen || a.seq > seen.seq) latest.set(k, a);
     }
     const rows = [...latest.values()].sort((x, y) => x.attemptId - y.attemptId || x.questionId - y.questionId);
+    this.failpoint?.('answers:before-write');
     const byAttempt = await this.store.writeBatch(rows);
+    // Committed; the batch's callers (and their acks) are answered only once this returns.
+    this.failpoint?.('answers:after-commit');
     return items.map((a) => byAttempt.get(a.attemptId) ?? 'missing');
   }
 }

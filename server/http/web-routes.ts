@@ -67,9 +67,12 @@ const PAGES: Record<string, string> = {
 const web: FastifyPluginAsync<{ root?: string }> = async (app, opts) => {
   const root = opts.root ?? WEB_DIST;
   const config = app.config;
+  // The database's time (as the exam's deadlines), not this node's wall clock; the pages served alone,
+  // without the realtime plugin (a test of the pages), fall back to the node's own.
+  const serverNow = () => (app.hasDecorator('clock') ? app.clock.now() : new Date()).toISOString();
 
   app.get('/api/site', { schema: { response: responses(200, SiteResponse) } }, async () => ({
-    serverNow: new Date().toISOString(),
+    serverNow: serverNow(),
     demo: config.seedOnStart
       ? {
           password: config.demoPassword,
@@ -87,7 +90,7 @@ const web: FastifyPluginAsync<{ root?: string }> = async (app, opts) => {
   }));
 
   app.get('/api/attempts', { onRequest: requireRole('student'), schema: { response: responses(200, MyAttemptsResponse) } }, async (request) => {
-    return { serverNow: new Date().toISOString(), attempts: await app.results.myAttempts(currentUser(request).id) };
+    return { serverNow: serverNow(), attempts: await app.results.myAttempts(currentUser(request).id) };
   });
 
   if (!existsSync(path.join(root, 'index.html'))) {

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { isTransientDatabaseError } from '../db/unavailable.js';
 import { AnswerWriter } from '../exam/answer-writer.js';
 import { ProctorLog } from '../exam/proctor-log.js';
+import { failpoints } from '../failpoints.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,7 +19,7 @@ export default fp<{ config: Config }>(
   async (app, { config }) => {
     // A batch refused for its data is split so that only its bad items fail; unreachable: retried, then UNAVAILABLE.
     const retryable = isTransientDatabaseError;
-    const answers = new AnswerWriter(app.stores.answers, app.log, { ...config.answers, retryable });
+    const answers = new AnswerWriter(app.stores.answers, app.log, { ...config.answers, retryable }, failpoints(config.failpoints));
     const audit = new ProctorLog(app.stores.audit, app.log, { retryable });
     app.decorate('answers', answers);
     app.decorate('audit', audit);

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { waitReady } from '../cache/redis.js';
 import type { Config } from '../config.js';
+import { toDate } from '../db/sql.js';
 import { DbClock } from '../exam/clock.js';
 import { ProgressTracker } from '../exam/progress.js';
 import { attachRedisAdapter, type RedisFanout } from '../realtime/adapter.js';
@@ -62,6 +63,13 @@ export default fp<{ config: Config }>(
     const examNsp = examNamespace(io);
     const invigilatorNsp = invigilatorNamespace(io);
     const clock = new DbClock();
+    // Before the node serves anything: one that has not started an attempt yet still keeps the database's time.
+    await clock
+      .measure(async () => {
+        const [row] = (await app.orm.em.getConnection().execute('select now() as now')) as { now: string | Date }[];
+        return toDate(row!.now);
+      })
+      .catch((err: unknown) => app.log.warn({ err }, "could not read the database's clock; using this node's until an attempt starts"));
     const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
     const notifier: SocketNotifier = new SocketNotifier(examNsp, bus, () => progress);
     const progress = new ProgressTracker(app.stores.roster, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
