@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import { AppError } from './errors.js';
-import { registerErrorHandling } from './http/errors.js';
+import { registerErrorHandling, replyWithError } from './http/errors.js';
 import { registerValidation } from './http/validation.js';
 import answerWriter from './plugins/answer-writer.js';
 import auth from './plugins/auth.js';
@@ -63,6 +63,8 @@ export async function buildApp(config: Config): Promise<App> {
     forceCloseConnections: true,
     // Refused during shutdown by our own hook below, in the contract's error shape.
     return503OnClosing: false,
+    // What the router refuses before any route (a malformed %-escape, an over-long path parameter): the contract's shape too.
+    frameworkErrors: replyWithError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('config', config);

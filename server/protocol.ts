@@ -13,7 +13,13 @@ import { INVIGILATOR_EVENTS, type EXAM_EVENTS } from './protocol-names.js';
 
 /** Ids are positive integers on the wire (in a URL path, written as digits). */
 export const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
-const IsoDateTime = Type.String({ format: 'date-time' });
+/**
+ * The shape of a date-time the server can store, on top of the `date-time` format: RFC 3339's own
+ * offset (`Z` or `±hh:mm`, not `±hh`, which JavaScript cannot parse), no leap second (`:60` makes an
+ * invalid Date) and a year from 1000 (PostgreSQL refuses year 0, which an offset can reach from 0001).
+ */
+export const DATE_TIME_PATTERN = '^[1-9]\\d{3}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:[0-5]\\d(\\.\\d+)?([Zz]|[+-]\\d{2}:\\d{2})$';
+const IsoDateTime = Type.String({ format: 'date-time', pattern: DATE_TIME_PATTERN });
 const AttemptStatus = Type.Union([
   Type.Literal('in_progress'),
   Type.Literal('submitted'),
@@ -34,9 +40,11 @@ const StorableText = (opts: { minLength?: number; maxLength?: number; format?: s
 
 /** Rewrites a schema error about {@link STORABLE_TEXT_PATTERN} into words a person can act on. */
 export function describeSchemaError(message: string): string {
-  return message.includes(STORABLE_TEXT_PATTERN)
-    ? 'must not contain NUL characters or unpaired surrogates (text that cannot be stored)'
-    : message;
+  if (message.includes(STORABLE_TEXT_PATTERN)) return 'must not contain NUL characters or unpaired surrogates (text that cannot be stored)';
+  if (message.includes(DATE_TIME_PATTERN)) return 'must be a date-time like 2030-01-01T09:00:00Z or 2030-01-01T11:00:00+02:00, year 1000 or later';
+  // TypeBox's words for a field that `additionalProperties: false` refuses; Ajv's are rewritten the same way.
+  if (message === 'schema is false') return 'is not an accepted field';
+  return message;
 }
 
 const Email = StorableText({ format: 'email', maxLength: 254 });

@@ -1,4 +1,5 @@
 import { ConnectionException } from '@mikro-orm/core';
+import type { ErrorBody } from '../errors.js';
 
 /** Socket-level failures and PostgreSQL's "connection exception" / "operator intervention" states. */
 const CONNECTION_CODES = new Set([
@@ -55,4 +56,27 @@ export function isTransientDatabaseError(err: unknown): boolean {
     if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
   }
   return false;
+}
+
+/**
+ * What a write refused by a foreign key (`23503`) was missing: `'user'` when the row it refers to is a
+ * user, `'row'` otherwise, `undefined` for any other error. Clients never send user ids (those come from
+ * their token, or from a lookup in the same request), so a missing user is the caller's own account,
+ * gone while its token is still valid: `UNAUTHORIZED`, not a server fault.
+ */
+export function missingReference(err: unknown): 'user' | 'row' | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code !== '23503') continue;
+    const detail = (e as { detail?: unknown }).detail;
+    return typeof detail === 'string' && /\btable "users"/.test(detail) ? 'user' : 'row';
+  }
+  return undefined;
+}
+
+/** The error a client gets for a write a foreign key refused ({@link missingReference}), on HTTP and sockets alike. */
+export function missingReferenceError(err: unknown): ErrorBody | undefined {
+  const missing = missingReference(err);
+  if (missing === 'user') return { code: 'UNAUTHORIZED', message: 'The account of this token no longer exists; sign in again' };
+  if (missing === 'row') return { code: 'NOT_FOUND', message: 'What this request refers to no longer exists' };
+  return undefined;
 }

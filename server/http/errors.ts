@@ -1,6 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { isDatabaseUnavailable, DATABASE_RETRY_AFTER_MS } from '../db/unavailable.js';
+import { isDatabaseUnavailable, DATABASE_RETRY_AFTER_MS, missingReferenceError } from '../db/unavailable.js';
 import { AppError, httpStatusFor, type ErrorBody } from '../errors.js';
 import { describeSchemaError } from '../protocol.js';
 
@@ -63,17 +63,27 @@ function toErrorBody(error: FastifyError | AppError | Error): { status: number; 
       body: { code: 'UNAVAILABLE', message: 'The database is unreachable; try again shortly', retryAfterMs: DATABASE_RETRY_AFTER_MS },
     };
   }
+  const missing = missingReferenceError(error);
+  if (missing) return { status: httpStatusFor(missing.code), body: missing };
   return { status: 500, body: { code: 'INTERNAL', message: 'Internal server error' } };
+}
+
+/**
+ * Sends `error` in the contract's shape. The error handler of every route, and Fastify's
+ * `frameworkErrors` (what the router refuses before any route: a malformed %-escape in the URL, a path
+ * parameter over `maxParamLength`), which would otherwise leave in Fastify's own shape.
+ */
+export function replyWithError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, body } = toErrorBody(error);
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  else if (missingReferenceError(error)) request.log.warn({ err: error }, 'request: a write referred to a row that does not exist');
+  if (body.retryAfterMs) void reply.header('retry-after', Math.ceil(body.retryAfterMs / 1000));
+  return reply.status(status).send({ error: body });
 }
 
 /** Every error leaves as `{ error: { code, message } }`; unknown routes too. */
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, body } = toErrorBody(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    if (body.retryAfterMs) void reply.header('retry-after', Math.ceil(body.retryAfterMs / 1000));
-    return reply.status(status).send({ error: body });
-  });
+  app.setErrorHandler((error: FastifyError, request, reply) => replyWithError(error, request, reply));
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` } }),
   );

@@ -166,23 +166,28 @@ export async function registerFeedRoute(
       handleProtocols: (protocols) => (protocols.has(FEED_PROTOCOL) ? FEED_PROTOCOL : false),
     },
   });
-  app.get(
-    '/api/exams/:id/feed',
-    {
-      websocket: true,
-      schema: { params: IdParams },
-      preHandler: async (request) => {
-        // The same rule as Socket.IO's handshake: a browser on another site may not open the feed.
-        if (!isOriginAllowed(request.raw, deps.allowedOrigins)) throw new AppError('FORBIDDEN', 'Origin not allowed');
-        if (typeof (request.query as { token?: unknown } | undefined)?.token === 'string') {
-          throw new AppError('UNAUTHORIZED', 'Send the token as Authorization: Bearer or a bearer.<jwt> subprotocol, never in the URL');
-        }
-        const user = authenticate(app.tokens, feedToken(request), INVIGILATOR_ROLES);
-        await deps.invigilation.authorizeExam(user, (request.params as { id: number }).id);
-        request.user = user;
-      },
+  app.route({
+    method: 'GET',
+    url: '/api/exams/:id/feed',
+    schema: { params: IdParams },
+    preHandler: async (request) => {
+      // The same rule as Socket.IO's handshake: a browser on another site may not open the feed.
+      if (!isOriginAllowed(request.raw, deps.allowedOrigins)) throw new AppError('FORBIDDEN', 'Origin not allowed');
+      if (typeof (request.query as { token?: unknown } | undefined)?.token === 'string') {
+        throw new AppError('UNAUTHORIZED', 'Send the token as Authorization: Bearer or a bearer.<jwt> subprotocol, never in the URL');
+      }
+      const user = authenticate(app.tokens, feedToken(request), INVIGILATOR_ROLES);
+      await deps.invigilation.authorizeExam(user, (request.params as { id: number }).id);
+      request.user = user;
     },
-    async (socket, request) => {
+    // A plain GET (no upgrade) that passed the checks above: told so in the contract's error shape
+    // (426 Upgrade Required), instead of @fastify/websocket's bodiless 404.
+    handler: async (_request, reply) =>
+      reply
+        .status(426)
+        .header('upgrade', 'websocket')
+        .send({ error: { code: 'VALIDATION', message: 'This is a WebSocket feed: open it with a WebSocket upgrade' } }),
+    wsHandler: async (socket, request) => {
       const examId = (request.params as { id: number }).id;
       // Read-only: whatever a client sends is ignored.
       socket.on('message', () => undefined);
@@ -195,5 +200,5 @@ export async function registerFeedRoute(
         socket.close(1011, 'roster unavailable');
       }
     },
-  );
+  });
 }

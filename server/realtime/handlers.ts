@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Socket } from 'socket.io';
 import type { TSchema, Static } from 'typebox';
-import { DATABASE_RETRY_AFTER_MS, isDatabaseUnavailable } from '../db/unavailable.js';
+import { DATABASE_RETRY_AFTER_MS, isDatabaseUnavailable, missingReferenceError } from '../db/unavailable.js';
 import { AppError } from '../errors.js';
 import { compileValidator, type Ack, type AckData } from '../protocol.js';
 import type { TokenBucket } from './rate-limit.js';
@@ -20,9 +20,34 @@ export function errorAck(err: unknown, log: FastifyBaseLogger, event: string): A
       error: { code: 'UNAVAILABLE', message: 'The database is unreachable; try again shortly', retryAfterMs: DATABASE_RETRY_AFTER_MS },
     };
   }
+  const missing = missingReferenceError(err);
+  if (missing) {
+    log.warn({ err, event }, 'socket handler: a write referred to a row that does not exist');
+    return { ok: false, error: missing };
+  }
   log.error({ err, event }, 'socket handler failed');
   return { ok: false, error: { code: 'INTERNAL', message: 'Internal server error' } };
 }
+
+/**
+ * Whether a payload carries binary data: Socket.IO turns attachments into Buffers, which a schema can
+ * take for an object (a Buffer of ten bytes passed as a `detail` record of ten numbers). The protocol is
+ * JSON only. Iterative, so that a deeply nested payload cannot exhaust the stack.
+ */
+function carriesBinary(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length) {
+    const v = pending.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) pending.push(child);
+  }
+  return false;
+}
+
+const BINARY_REFUSED = new AppError('VALIDATION', 'payload must be JSON, not binary data', {
+  details: [{ path: '/', message: 'must be JSON, not binary data' }],
+});
 
 /**
  * Registers one event of the namespace whose client-to-server map is `Events` the house way: rate
@@ -79,6 +104,7 @@ function handle<S extends TSchema, R extends object>(
       return;
     }
     try {
+      if (carriesBinary(payload)) throw BINARY_REFUSED;
       const result = await fn(validator.parse(payload));
       ack({ ok: true, ...result });
     } catch (err) {
