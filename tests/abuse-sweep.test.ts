@@ -1144,10 +1144,14 @@ function feedStatus(examId: number, opts: { token?: string; origin?: string; pro
   if (opts.token && !opts.protocol) headers.authorization = `Bearer ${opts.token}`;
   if (opts.origin) headers.origin = opts.origin;
   const protocols = opts.token && opts.protocol ? [FEED_PROTOCOL, `${FEED_TOKEN_PROTOCOL_PREFIX}${opts.token}`] : [];
-  const ws = new WebSocket(`${t.url.replace('http', 'ws')}/api/exams/${examId}/feed`, protocols, { headers });
+  return upgradeStatus(new WebSocket(`${t.url.replace('http', 'ws')}/api/exams/${examId}/feed`, protocols, { headers }));
+}
+
+/** 101 when the WebSocket opened (then closed at once), else the HTTP status that refused the upgrade. */
+function upgradeStatus(ws: WebSocket): Promise<number> {
   return new Promise((resolve, reject) => {
     ws.once('open', () => {
-      ws.close();
+      ws.terminate();
       resolve(101);
     });
     ws.once('unexpected-response', (_req, res) => {
@@ -1186,19 +1190,7 @@ function rawGet(urlPath: string, headers: Record<string, string>): Promise<{ sta
 
 /** The status of a raw engine.io WebSocket upgrade (101 when it opened). */
 function engineUpgradeStatus(origin: string | undefined): Promise<number> {
-  const ws = new WebSocket(`${t.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, { headers: origin ? { origin } : {} });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => {
-      ws.terminate();
-      resolve(101);
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      res.resume();
-      ws.terminate();
-      resolve(res.statusCode ?? 0);
-    });
-    ws.once('error', reject);
-  });
+  return upgradeStatus(new WebSocket(`${t.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, { headers: origin ? { origin } : {} }));
 }
 
 // ---------------------------------------------------------------------------------------------
