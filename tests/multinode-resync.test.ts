@@ -12,7 +12,7 @@ import { examRoom } from '../server/realtime/rooms.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import { createTestDatabase } from './helpers/db.js';
 import { createExam, createUsers, eventually, sleep, startAttempt, type TestUser } from './helpers/exam.js';
-import { collect } from './helpers/nodes.js';
+import { collect, collectRoster } from './helpers/nodes.js';
 import { connectSocket, ok, type InvigilatorClientSocket } from './helpers/sockets.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
@@ -151,10 +151,68 @@ describe('an invigilator removal lost between nodes (item 4)', () => {
     }
   });
 
-  it('a resync pass costs two statements whatever the number of sockets: attempt states and assignments', async () => {
-    const { statements } = await b.app.queries.record(() => b.app.resync.run());
-    const mine = statements.filter((q) => /from "?attempts"? where id = any|from "?exam_invigilators"?/i.test(q));
-    expect(mine.length).toBeGreaterThan(0);
-    expect(mine.length).toBeLessThanOrEqual(2);
+  it('a resync pass costs three statements whatever the number of sockets and exams: attempt states, assignments, roster rows', async () => {
+    // Attempt states (with end reasons), the assignments of watched exams, and the roster rows of every
+    // watched exam for the consoles (issue 9: rosters are resynced too; the third statement is that).
+    const mine = (statements: string[]) =>
+      statements.filter((q) => /from attempts a where a\.id = any|from "?exam_invigilators"?|from enrollments where exam_id = any/i.test(q));
+    const before = mine((await b.app.queries.record(() => b.app.resync.run())).statements);
+    expect(before).toHaveLength(3);
+    // More sockets, attempts and watched exams: the same three statements.
+    const more = await createUsers(a.app, 3, 'student');
+    const exam = await shortExam(600, more);
+    for (const student of more) await startAttempt(b.url, student, exam.id);
+    const watcher = await connectSocket(b.url, INVIGILATOR_NAMESPACE, admin.token);
+    await ok(watcher, INVIGILATOR_EVENTS.watch, { examId: exam.id });
+    const after = mine((await b.app.queries.record(() => b.app.resync.run())).statements);
+    expect(after).toHaveLength(3);
+  });
+});
+
+describe('a console on a node that missed roster messages (issue 9, fault table 3c)', () => {
+  it('periodic resync: the console gets the exam roster as the database says, without presence while Redis is away; the student the real end reason', async () => {
+    const [onA1, onA2, onB] = (await createUsers(a.app, 3, 'student')) as [TestUser, TestUser, TestUser];
+    const exam = await shortExam(600, [onA1, onA2, onB]);
+    const console_ = await connectSocket(b.url, INVIGILATOR_NAMESPACE, admin.token);
+    const rows = collectRoster(console_);
+    await ok(console_, INVIGILATOR_EVENTS.watch, { examId: exam.id });
+    const s1 = await startAttempt(a.url, onA1, exam.id);
+    await startAttempt(a.url, onA2, exam.id);
+    const s3 = await startAttempt(b.url, onB, exam.id);
+    const ended = collect(s3.socket, EXAM_EVENTS.ended);
+    const actor = await connectSocket(a.url, INVIGILATOR_NAMESPACE, admin.token);
+    await eventually(async () => rows.some((r) => r.payload.student.id === onA2.id && r.payload.connected === true));
+
+    await cutRedis(b, proxyB);
+    let cutAt = 0;
+    try {
+      cutAt = Date.now();
+      await ok(s1.socket, EXAM_EVENTS.submit, { attemptId: s1.started.attempt.id });
+      await ok(actor, INVIGILATOR_EVENTS.terminate, { attemptId: s3.started.attempt.id, reason: 'Looked at a phone' });
+      // B heard neither (its Redis is away); its periodic pass pushes the roster as the database says.
+      const full = (studentId: number, status: string) =>
+        rows.find((r) => r.at > cutAt && r.payload.student.id === studentId && r.payload.status === status && r.payload.answered !== undefined);
+      const submitted = await eventually(async () => full(onA1.id, 'submitted'), RESYNC_MS * 2 + 2000);
+      const terminated = await eventually(async () => full(onB.id, 'terminated'), RESYNC_MS * 2 + 2000);
+      // Presence is unknown on B meanwhile: the push leaves `connected` out rather than showing A's students gone.
+      expect(submitted.payload).not.toHaveProperty('connected');
+      expect(terminated.payload).toMatchObject({ examId: exam.id, attemptId: s3.started.attempt.id, flags: 0, remainingMs: null });
+      expect(rows.filter((r) => r.at > cutAt && r.payload.connected === false)).toEqual([]);
+      // The student on B is told why, not a generic "terminated".
+      await eventually(async () => ended.length > 0, RESYNC_MS * 2 + 2000);
+      expect(ended.map((e) => e.payload)).toEqual([{ attemptId: s3.started.attempt.id, status: 'terminated', reason: 'Looked at a phone' }]);
+    } finally {
+      await proxyB.up();
+    }
+    // Redis back: once presence has settled (every node had the time to rewrite its entries,
+    // PRESENCE_DEAD_AFTER_MS), the pushes carry `connected` again.
+    const backAt = Date.now();
+    await eventually(
+      async () => rows.some((r) => r.at > backAt && r.payload.student.id === onA2.id && r.payload.status === 'in_progress' && r.payload.connected === true),
+      6000 + RESYNC_MS * 2 + 2000,
+    );
+    // Told once: a later pass does not repeat it.
+    await b.app.resync.run();
+    expect(ended).toHaveLength(1);
   });
 });

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { toDate } from '../db/sql.js';
 import { DbClock } from '../exam/clock.js';
 import { ProgressTracker } from '../exam/progress.js';
+import type { RosterUpdate } from '../protocol.js';
 import { attachRedisAdapter, type RedisFanout } from '../realtime/adapter.js';
 import { AttemptClocks } from '../realtime/attempt-clocks.js';
 import { ClusterBus } from '../realtime/cluster-bus.js';
@@ -40,7 +41,7 @@ declare module 'fastify' {
     progress: ProgressTracker;
     /** The plain-WebSocket feeds of this node. */
     feeds: FeedHub;
-    /** Repairs this node's caches (deadlines, status, invigilator rooms) from the database. */
+    /** Repairs this node's caches (deadlines, status, invigilator rooms) and consoles (the roster) from the database. */
     resync: NodeResync;
     examNsp: ExamNamespace;
     invigilatorNsp: InvigilatorNamespace;
@@ -77,9 +78,14 @@ export default fp<{ config: Config }>(
       app.redis,
       config.redisKeyPrefix,
       (changes) => {
+        // One message per exam (a node back from a Redis outage reports all of its students at once).
+        const byExam = new Map<number, RosterUpdate[]>();
         for (const c of changes) {
-          notifier.roster(c.examId, { attemptId: c.attemptId, student: { id: c.studentId }, connected: c.connected });
+          const list = byExam.get(c.examId) ?? [];
+          list.push({ attemptId: c.attemptId, student: { id: c.studentId }, connected: c.connected });
+          byExam.set(c.examId, list);
         }
+        for (const [examId, updates] of byExam) notifier.roster(examId, updates.length === 1 ? updates[0]! : updates);
       },
       app.log,
       config.presence,
@@ -100,11 +106,15 @@ export default fp<{ config: Config }>(
       invigilatorNsp,
       clocks,
       feeds,
-      attempts: app.stores.attempts,
+      roster: app.stores.roster,
       exams: app.stores.exams,
+      presence,
       log: app.log,
       intervalMs: config.resyncIntervalMs,
     });
+    // The resync tells only the ends this node's sockets missed, and never pushes a roster field older than one just sent.
+    bus.tap('ended', ({ attemptId }) => resync.noteEnded(attemptId));
+    bus.tap('invigilators', (d) => resync.noteDelivered(d));
     // A cross-node message sent while the subscriber was away is lost: re-read what it would have said.
     fanout?.onRestored(() => void resync.run());
     app.decorate('feeds', feeds);

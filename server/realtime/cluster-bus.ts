@@ -39,6 +39,7 @@ type Handler = (payload: unknown) => void;
  */
 export class ClusterBus {
   private readonly handlers = new Map<BusTopic, Handler>();
+  private readonly taps = new Map<BusTopic, Handler[]>();
   private readonly validators = new Map<BusTopic, Validator>();
 
   constructor(
@@ -53,6 +54,17 @@ export class ClusterBus {
   on<K extends BusTopic>(topic: K, handler: (payload: BusPayload<K>) => void): void {
     // Stored by topic; `receive` checks each payload against the same topic's schema before calling it.
     this.handlers.set(topic, handler as Handler);
+  }
+
+  /**
+   * Also calls `fn` with every message of the topic this node acts on (its own and, once checked, other
+   * nodes'), after the topic's handler: for observers, e.g. the resync noting which attempts' ends
+   * reached this node's sockets, so that it tells only those whose message was lost.
+   */
+  tap<K extends BusTopic>(topic: K, fn: (payload: BusPayload<K>) => void): void {
+    const list = this.taps.get(topic) ?? [];
+    list.push(fn as Handler);
+    this.taps.set(topic, list);
   }
 
   publish<K extends BusTopic>(topic: K, payload: BusPayload<K>): void {
@@ -83,11 +95,12 @@ export class ClusterBus {
 
   private run(topic: BusTopic, payload: unknown): void {
     const handler = this.handlers.get(topic);
-    if (!handler) return;
-    try {
-      handler(payload);
-    } catch (err) {
-      this.log.error({ err, topic }, 'cluster bus handler failed');
+    for (const fn of [...(handler ? [handler] : []), ...(this.taps.get(topic) ?? [])]) {
+      try {
+        fn(payload);
+      } catch (err) {
+        this.log.error({ err, topic }, 'cluster bus handler failed');
+      }
     }
   }
 }

@@ -24,6 +24,13 @@ export interface PresenceOptions {
  * any other within `deadAfterMs` + one beat; exactly one of them (ZREM decides) removes its entries
  * and reports those students disconnected. Without Redis: this node's counts only.
  *
+ * Redis forgets (restarted empty) and misses (a write while it is away): whenever this node's
+ * connection comes back, or a heartbeat finds the node unknown to Redis, or a write of ours failed
+ * since the last beat, the node rewrites its own entries from its counts (removing those whose
+ * student left meanwhile) and reports every one of them, so consoles told otherwise are corrected.
+ * A node just back from an outage does not declare others dead for `deadAfterMs`: their silence was
+ * its own.
+ *
  * The alternative considered: the adapter's `fetchSockets()` answers "who is here" without any of
  * this, but says nothing when a node dies (someone would have to poll it for every watched exam), and
  * each call is a request to every node carrying every socket's data.
@@ -32,6 +39,26 @@ export class Presence {
   readonly nodeId = randomBytes(6).toString('hex');
   private readonly local = new Map<string, { count: number; attemptId: number | null }>();
   private timer: NodeJS.Timeout | null = null;
+  /** Redis may not hold what this node's counts say (a write failed, the connection dropped): rewrite at the next beat. */
+  private stale = false;
+  /**
+   * Until then, what Redis says of other nodes is not trusted: set for `deadAfterMs` whenever this
+   * node's Redis comes back (the others may not have rewritten their entries, nor beaten, yet).
+   */
+  private unsettledUntil = 0;
+  /** A beat (heartbeat, rewrite, reaping) is under way. */
+  private beating = false;
+  /** A heartbeat failure is logged once per outage, not every beat. */
+  private beatFailing = false;
+  private readonly onClose = () => {
+    this.stale = true;
+  };
+  private readonly onReady = () => {
+    if (!this.stale) return;
+    this.unsettledUntil = Date.now() + this.opts.deadAfterMs;
+    // Back: rewrite at once rather than at the next beat (Redis may have restarted empty).
+    if (this.timer) this.beatNow();
+  };
   private readonly opts: PresenceOptions;
   private readonly k: { nodes: string; node: (id: string) => string; exam: (id: number) => string };
 
@@ -52,15 +79,35 @@ export class Presence {
 
   start(): void {
     if (!this.redis || this.timer) return;
-    const beat = () => {
-      this.heartbeat()
-        .then(() => this.reapDeadNodes())
-        .catch((err: unknown) => this.log.warn({ err }, 'presence heartbeat failed'))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(beat, this.opts.heartbeatMs);
-        });
-    };
-    this.timer = setTimeout(beat, 0);
+    this.redis.on('close', this.onClose);
+    this.redis.on('ready', this.onReady);
+    this.timer = setTimeout(() => this.beat(), 0);
+  }
+
+  private beat(): void {
+    this.beating = true;
+    this.heartbeat()
+      .then(() => {
+        if (this.beatFailing) this.log.info('presence: Redis reachable again');
+        this.beatFailing = false;
+        return this.reapDeadNodes();
+      })
+      .catch((err: unknown) => {
+        this.stale = true;
+        if (!this.beatFailing) this.log.warn({ err }, 'presence heartbeat failed (logged once until it works again)');
+        this.beatFailing = true;
+      })
+      .finally(() => {
+        this.beating = false;
+        if (this.timer) this.timer = setTimeout(() => this.beat(), this.opts.heartbeatMs);
+      });
+  }
+
+  /** The next beat now (unless one is running: it will see `stale`). */
+  private beatNow(): void {
+    if (this.beating || !this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.beat(), 0);
   }
 
   /** A socket of `studentId` is now in `examId` on this node. */
@@ -80,7 +127,10 @@ export class Presence {
         .hset(this.k.exam(examId), `${studentId}:${this.nodeId}`, String(attemptId ?? ''))
         .sadd(this.k.node(this.nodeId), key)
         .exec()
-        .catch((err: unknown) => this.log.warn({ err }, 'presence: could not record a connection'));
+        .catch((err: unknown) => {
+          this.stale = true;
+          this.log.debug({ err }, 'presence: could not record a connection (rewritten once Redis answers)');
+        });
     }
     this.onChange([{ examId, studentId, attemptId, connected: true }]);
   }
@@ -102,7 +152,8 @@ export class Presence {
           .exec();
         stillElsewhere = (await this.online(examId)).has(studentId);
       } catch (err) {
-        this.log.warn({ err }, 'presence: could not record a disconnection');
+        this.stale = true;
+        this.log.debug({ err }, 'presence: could not record a disconnection (rewritten once Redis answers)');
       }
     }
     if (!stillElsewhere) this.onChange([{ examId, studentId, attemptId: entry.attemptId, connected: false }]);
@@ -120,25 +171,43 @@ export class Presence {
 
   /** Students of the exam connected on any live node (this node's only, while Redis is unreachable). */
   async online(examId: number): Promise<Set<number>> {
-    if (!this.redis) return this.onlineHere(examId);
-    let fields: string[];
+    const byExam = await this.onlineByExam([examId]);
+    return byExam?.get(examId) ?? this.onlineHere(examId);
+  }
+
+  /**
+   * Students of each exam connected on any live node, in one Redis round trip; null while Redis is
+   * unreachable (who is connected elsewhere is then unknown). Without Redis: this node's, which is all.
+   */
+  async onlineByExam(examIds: readonly number[]): Promise<Map<number, Set<number>> | null> {
+    if (!this.redis) return new Map(examIds.map((id) => [id, this.onlineHere(id)]));
+    if (examIds.length === 0) return new Map();
+    let fields: string[][];
     let alive: string[];
     try {
-      [fields, alive] = await Promise.all([
-        this.redis.hkeys(this.k.exam(examId)),
-        this.redis.zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf'),
-      ]);
+      const pipeline = this.redis.pipeline();
+      pipeline.zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf');
+      for (const examId of examIds) pipeline.hkeys(this.k.exam(examId));
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed || results.length !== examIds.length + 1) throw failed?.[0] ?? new Error('presence: incomplete reply');
+      alive = results[0]![1] as string[];
+      fields = results.slice(1).map(([, v]) => v as string[]);
     } catch (err) {
-      this.log.warn({ err, examId }, 'presence: Redis unreachable, showing this node\'s connections only');
-      return this.onlineHere(examId);
+      this.log.warn({ err, examIds }, 'presence: Redis unreachable, who is connected on other nodes is unknown');
+      return null;
     }
     const live = new Set(alive);
     live.add(this.nodeId);
-    const out = new Set<number>();
-    for (const field of fields) {
-      const [student, node] = field.split(':');
-      if (node && live.has(node)) out.add(Number(student));
-    }
+    const out = new Map<number, Set<number>>();
+    examIds.forEach((examId, i) => {
+      const set = new Set<number>();
+      for (const field of fields[i]!) {
+        const [student, node] = field.split(':');
+        if (node && live.has(node)) set.add(Number(student));
+      }
+      out.set(examId, set);
+    });
     return out;
   }
 
@@ -147,6 +216,8 @@ export class Presence {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (!this.redis) return;
+    this.redis.off('close', this.onClose);
+    this.redis.off('ready', this.onReady);
     await this.redis
       .multi()
       .zrem(this.k.nodes, this.nodeId)
@@ -156,10 +227,68 @@ export class Presence {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.redis!.zadd(this.k.nodes, Date.now(), this.nodeId);
+    const added = await this.redis!.zadd(this.k.nodes, Date.now(), this.nodeId);
+    // Unknown to Redis (restarted empty, or another node took this one for dead and removed its entries).
+    if (added === 1) this.stale = true;
+    if (this.stale) await this.rewrite();
+  }
+
+  /**
+   * Makes Redis hold exactly this node's counts: entries of students who left while Redis was away
+   * go, every present one is written again; then every one of them is reported (present, and gone
+   * unless connected elsewhere), for the consoles that were told otherwise or nothing.
+   */
+  private async rewrite(): Promise<void> {
+    const redis = this.redis!;
+    const nodeKey = this.k.node(this.nodeId);
+    this.stale = false;
+    // Others had no Redis either: their silence (and their missing entries) says nothing yet.
+    this.unsettledUntil = Date.now() + this.opts.deadAfterMs;
+    const recorded = await redis.smembers(nodeKey);
+    // Built and sent in one tick from the counts as they are now: a join or leave after this is sent after it.
+    const multi = redis.multi();
+    const gone: PresenceChange[] = [];
+    for (const key of recorded) {
+      if (this.local.has(key)) continue;
+      const [examId, studentId] = key.split(':').map(Number) as [number, number];
+      multi.hdel(this.k.exam(examId), `${studentId}:${this.nodeId}`).srem(nodeKey, key);
+      gone.push({ examId, studentId, attemptId: null, connected: false });
+    }
+    const present: PresenceChange[] = [];
+    for (const [key, { attemptId }] of this.local) {
+      const [examId, studentId] = key.split(':').map(Number) as [number, number];
+      multi.hset(this.k.exam(examId), `${studentId}:${this.nodeId}`, String(attemptId ?? '')).sadd(nodeKey, key);
+      present.push({ examId, studentId, attemptId, connected: true });
+    }
+    multi.zadd(this.k.nodes, Date.now(), this.nodeId);
+    try {
+      await multi.exec();
+    } catch (err) {
+      this.stale = true;
+      throw err;
+    }
+    let leftForGood = gone;
+    if (gone.length) {
+      const online = await this.onlineByExam([...new Set(gone.map((g) => g.examId))]);
+      leftForGood = gone.filter((g) => !online?.get(g.examId)?.has(g.studentId));
+    }
+    if (present.length || leftForGood.length) {
+      this.log.info({ present: present.length, gone: gone.length }, 'presence: this node\'s entries rewritten in Redis');
+      this.onChange([...present, ...leftForGood]);
+    }
+  }
+
+  /**
+   * False for `deadAfterMs` after this node's Redis came back: other nodes may not have rewritten their
+   * entries yet, so a student missing from Redis may still be connected (a resync then leaves
+   * `connected` out; each node's rewrite reports its own students).
+   */
+  settled(): boolean {
+    return Date.now() >= this.unsettledUntil;
   }
 
   private async reapDeadNodes(): Promise<void> {
+    if (!this.settled()) return;
     const redis = this.redis!;
     const dead = await redis.zrangebyscore(this.k.nodes, '-inf', Date.now() - this.opts.deadAfterMs);
     for (const node of dead) {
