@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import { waitReady } from '../cache/redis.js';
 import type { Config } from '../config.js';
-import { toDate } from '../db/sql.js';
+import { databaseNow } from '../db/health.js';
 import { DbClock } from '../exam/clock.js';
 import { ProgressTracker } from '../exam/progress.js';
 import type { RosterUpdate } from '../protocol.js';
@@ -66,10 +66,7 @@ export default fp<{ config: Config }>(
     const clock = new DbClock();
     // Before the node serves anything: one that has not started an attempt yet still keeps the database's time.
     await clock
-      .measure(async () => {
-        const [row] = (await app.orm.em.getConnection().execute('select now() as now')) as { now: string | Date }[];
-        return toDate(row!.now);
-      })
+      .measure(() => databaseNow(app.orm))
       .catch((err: unknown) => app.log.warn({ err }, "could not read the database's clock; using this node's until an attempt starts"));
     const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
     const notifier: SocketNotifier = new SocketNotifier(examNsp, bus, () => progress);
