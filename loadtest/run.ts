@@ -45,6 +45,9 @@ const USAGE = `usage: npm run loadtest -- [options]
   --submit            every student submits at the end
   --invigilators M    invigilators seeded for the invigilators scenario (default 5; about one arrival in 200 watches)
   --cpu-prof          run the nodes with --cpu-prof (profiles under the results folder)
+  --live-heap         also measure the live JS heap per student: a full GC on each node (SIGUSR2, with
+                      --expose-gc) when idle and after the answers, then its heap in use (the GCs pause
+                      the node outside the answer phase; not with --heapsnapshot-signal=SIGUSR2)
   --env KEY=VALUE     extra server environment (repeatable)
   --node-arg ARG      extra Node.js option for the nodes, e.g. --node-arg=--max-semi-space-size=64 (repeatable)
   --label NAME        name of the results folder (default: a timestamp)
@@ -71,6 +74,7 @@ function options() {
       submit: { type: 'boolean', default: false },
       invigilators: { type: 'string', default: '5' },
       'cpu-prof': { type: 'boolean', default: false },
+      'live-heap': { type: 'boolean', default: false },
       env: { type: 'string', multiple: true, default: [] },
       'node-arg': { type: 'string', multiple: true, default: [] },
       label: { type: 'string' },
@@ -90,6 +94,9 @@ function options() {
   const students = Math.round(num('students', 1, 100_000));
   const rate = num('rate', 0.001, 10);
   const duration = num('duration', 1, 3600);
+  if (values['live-heap'] && values['node-arg'].some((a) => a.includes('heapsnapshot-signal=SIGUSR2'))) {
+    fail('--live-heap uses SIGUSR2 for its garbage collection: give --heapsnapshot-signal another signal');
+  }
   const scenario = SCENARIOS.find((s) => s === values.scenario) ?? fail(`--scenario must be one of ${SCENARIOS.join(', ')}`);
   const everyMs = 1000 / rate;
   const answersEach = Math.ceil((duration * 1000) / everyMs);
@@ -114,6 +121,7 @@ function options() {
     submit: values.submit,
     invigilators: Math.round(num('invigilators', 0, 1000)),
     cpuProf: values['cpu-prof'],
+    liveHeap: values['live-heap'],
     env,
     nodeArgs: values['node-arg'],
     label: values.label ?? new Date().toISOString().replace(/[:.]/g, '-'),
@@ -167,6 +175,18 @@ async function sample(node: ServerNode): Promise<NodeSample> {
     sockets: metrics.get('sockets_connected{namespace="/exam"}') ?? NaN,
     examTreeLoads: metrics.get('question_cache_lookups_total{source="database"}') ?? NaN,
   };
+}
+
+/** Node options of `--live-heap`: SIGUSR2 runs a full garbage collection (loadtest/gc-on-signal.mjs). */
+const GC_ON_SIGNAL = ['--expose-gc', '--import', path.join(ROOT, 'loadtest/gc-on-signal.mjs')];
+
+/** The JS heap a node retains: a full GC first (a node started with GC_ON_SIGNAL), then its /metrics. */
+async function liveHeapBytes(node: ServerNode): Promise<number> {
+  process.kill(node.pid, 'SIGUSR2');
+  // The collection runs on the node's main thread: its next /metrics answer comes after it.
+  await new Promise((r) => setTimeout(r, 200));
+  const metrics = await scrapeMetrics(node.url);
+  return metrics.get('nodejs_heap_size_used_bytes') ?? NaN;
 }
 
 /** Kills what the hard time limit must not leave behind (besides the nodes and nginx). */
@@ -319,6 +339,7 @@ async function main(): Promise<number> {
       ...o.env,
     };
     const nodeArgs = (i: number) => [
+      ...(o.liveHeap ? GC_ON_SIGNAL : []),
       ...o.nodeArgs,
       ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`, `--cpu-prof-name=node${i + 1}.cpuprofile`] : []),
     ];
@@ -337,15 +358,18 @@ async function main(): Promise<number> {
     console.log(`seeded ${seeded.students.length} students, exam ${seeded.examId} (${seeded.questions} questions) in ${seeded.seconds} s`);
     await new Promise((r) => setTimeout(r, 2000));
     const idle = await Promise.all(nodes.map(sample));
+    const idleHeap = o.liveHeap ? await Promise.all(nodes.map(liveHeapBytes)) : [];
+    let answeredHeap: number[] = [];
     const marks: { answering?: NodeSample[]; answered?: NodeSample[]; answeringAt?: number; answeredAt?: number } = {};
     const peakRss = idle.map((s) => s.rssBytes);
     const peakSockets = nodes.map(() => 0);
-    const onPhase = (phase: 'answering' | 'answered') => {
+    /** The swarm keeps its sockets connected until the promise of 'answered' settles. */
+    const onPhase = async (phase: 'answering' | 'answered') => {
       const at = Date.now();
-      void Promise.all(nodes.map(sample)).then((s) => {
-        marks[phase] = s;
-        marks[`${phase}At`] = at;
-      });
+      const s = await Promise.all(nodes.map(sample));
+      marks[phase] = s;
+      marks[`${phase}At`] = at;
+      if (phase === 'answered' && o.liveHeap) answeredHeap = await Promise.all(nodes.map(liveHeapBytes));
     };
     let lastLine = '';
     const began = Date.now();
@@ -430,6 +454,13 @@ async function main(): Promise<number> {
         steadyRssMB: mb(steadyRss),
         peakRssMB: mb(peakRss[i]!),
         rssPerStudentKB: students ? Number(((steadyRss - idle[i]!.rssBytes) / 1024 / students).toFixed(1)) : null,
+        ...(o.liveHeap
+          ? {
+              idleHeapMB: mb(idleHeap[i]!),
+              answeredHeapMB: mb(answeredHeap[i] ?? NaN),
+              liveHeapPerStudentKB: students ? Number((((answeredHeap[i] ?? NaN) - idleHeap[i]!) / 1024 / students).toFixed(1)) : null,
+            }
+          : {}),
         peakRssPerStudentKB: students ? Number(((peakRss[i]! - idle[i]!.rssBytes) / 1024 / students).toFixed(1)) : null,
         cpuPercentAnswering: Number((((answered[i]!.cpuSeconds - answering[i]!.cpuSeconds) / wallS) * 100).toFixed(1)),
         cpuSecondsTotal: Number((end[i]!.cpuSeconds - idle[i]!.cpuSeconds).toFixed(1)),
@@ -454,7 +485,7 @@ async function main(): Promise<number> {
       machine: machine(),
       // Only the load before the run says whether others were using the machine: at the end it includes this run's own.
       load: { atStart: loadAtStart, atEnd: loadNow(), shared: loadAtStart.loadavg1 > 1 },
-      plan: { scenario: o.scenario, students: o.students, answerEveryMs: o.everyMs, durationS: o.duration, nodes: o.nodes, connectPerSecond: o.connectRate, startWindowS: o.startWindowMs / 1000, spreadMs: o.spreadMs ?? o.everyMs, processes: o.processes, questions: o.questions, submit: o.submit, serverEnv: o.env, nodeArgs: o.nodeArgs },
+      plan: { scenario: o.scenario, students: o.students, answerEveryMs: o.everyMs, durationS: o.duration, nodes: o.nodes, connectPerSecond: o.connectRate, startWindowS: o.startWindowMs / 1000, spreadMs: o.spreadMs ?? o.everyMs, processes: o.processes, questions: o.questions, submit: o.submit, serverEnv: o.env, nodeArgs: o.nodeArgs, liveHeap: o.liveHeap },
       seedSeconds: seeded.seconds,
       students: { seeded: seeded.students.length, connected: result.connected, started: result.started },
       connectMs: LatencyHistogram.from([result.connect]).summary(),
@@ -514,7 +545,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     otherMs: Record<string, { count: number; p50: number; p99: number; max: number }>;
     answers: { sent: number; acked: number; distinctAcked: number; inDatabase: number; lost: number; ackedPerSecond: number; retried: number };
     errors: Record<string, number>;
-    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number }[];
+    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number; idleHeapMB?: number; answeredHeapMB?: number; liveHeapPerStudentKB?: number | null }[];
     sql: { perAnswer: number | null; statementsWhileAnswering: number };
     load: { atStart: { loadavg1: number }; atEnd: { loadavg1: number }; shared: boolean };
     clientLagP99Ms: number;
@@ -533,7 +564,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     `errors by code      ${Object.keys(j.errors).length ? JSON.stringify(j.errors) : 'none'}${j.answers.retried ? ` (${j.answers.retried} retried)` : ''}`,
     ...j.nodes.map(
       (n) =>
-        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle; exam tree read from the database ${n.examTreeLoads}×`,
+        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle;${n.idleHeapMB === undefined ? '' : ` live heap ${n.idleHeapMB} → ${n.answeredHeapMB} MB = ${n.liveHeapPerStudentKB ?? '-'} KB per student;`} exam tree read from the database ${n.examTreeLoads}×`,
     ),
     `SQL per answer      ${j.sql.perAnswer ?? '-'} (${j.sql.statementsWhileAnswering} statements while answering, db_statements_total)`,
     `machine load        ${j.load.atStart.loadavg1} before the run${j.load.shared ? ' (shared: not a quiet figure)' : ' (quiet)'}, ${j.load.atEnd.loadavg1} at its end (its own load included); client event-loop lag p99 ${j.clientLagP99Ms} ms`,

@@ -50,8 +50,12 @@ export interface SwarmPlan {
   ackTimeoutMs?: number;
   /** Called about once a second while the swarm runs. */
   onProgress?: (p: SwarmProgress) => void;
-  /** Called when the answer phase begins, and a second after its last answer was due. */
-  onPhase?: (phase: 'answering' | 'answered') => void;
+  /**
+   * Called when the answer phase begins, and a second after its last answer was due. The sockets stay
+   * connected after the answers until the promise `onPhase('answered')` returns settles (bounded), so
+   * what the caller measures then is the node with every student still on it.
+   */
+  onPhase?: (phase: 'answering' | 'answered') => Promise<void> | void;
 }
 
 export interface SwarmProgress {
@@ -86,7 +90,9 @@ interface ChildJob extends Omit<SwarmPlan, 'onProgress' | 'onPhase' | 'processes
   index: number;
 }
 
-type ToChild = { type: 'job'; job: ChildJob } | { type: 'go'; startAt: number; answerAt: number };
+type ToChild = { type: 'job'; job: ChildJob } | { type: 'go'; startAt: number; answerAt: number } | { type: 'release' };
+/** Longest the sockets wait connected for the parent's samples after the answer phase. */
+const HOLD_MS = 20_000;
 type FromChild =
   | { type: 'progress'; progress: SwarmProgress }
   | { type: 'connected' }
@@ -146,7 +152,14 @@ export async function runSwarm(plan: SwarmPlan): Promise<SwarmResult> {
       const answerAt = startAt + plan.startWindowMs + (plan.startWindowMs > 0 ? 2000 : 0);
       for (const child of children) if (child.connected) child.send({ type: 'go', startAt, answerAt } satisfies ToChild);
       timers.push(setTimeout(() => onPhase?.('answering'), answerAt - Date.now()));
-      timers.push(setTimeout(() => onPhase?.('answered'), answerAt + plan.durationMs + 1000 - Date.now()));
+      const release = () => {
+        for (const child of children) if (child.connected) child.send({ type: 'release' } satisfies ToChild);
+      };
+      timers.push(
+        setTimeout(() => {
+          void Promise.resolve(onPhase?.('answered')).then(release, release);
+        }, answerAt + plan.durationMs + 1000 - Date.now()),
+      );
       await Promise.all(done);
     } finally {
       clearInterval(ticker);
@@ -204,7 +217,7 @@ interface Student {
   n: number;
 }
 
-async function runChild(job: ChildJob, go: Promise<{ startAt: number; answerAt: number }>): Promise<SwarmResult> {
+async function runChild(job: ChildJob, go: Promise<{ startAt: number; answerAt: number }>, released: Promise<void>): Promise<SwarmResult> {
   const tokens = new TokenService(job.jwtSecret, 8 * 3600);
   const histograms = { connect: new LatencyHistogram(), start: new LatencyHistogram(), ack: new LatencyHistogram(), submit: new LatencyHistogram() };
   const errors: Record<string, number> = {};
@@ -323,10 +336,13 @@ async function runChild(job: ChildJob, go: Promise<{ startAt: number; answerAt: 
     }),
   );
 
+  // Connected until the parent has measured the node (its samples come a second after the answers),
+  // so that its figures hold every student and its statements per answer no submits.
+  phase = 'hold';
+  await Promise.race([released, sleepUntil(answerUntil + HOLD_MS)]);
+
   // 4. submit.
   if (job.submit) {
-    // After the parent's "answered" mark, so the statements it counts per answer hold no submits.
-    await sleepUntil(answerUntil + 1500);
     phase = 'submit';
     await Promise.all(
       students.map(async (s) => {
@@ -365,12 +381,15 @@ async function runChild(job: ChildJob, go: Promise<{ startAt: number; answerAt: 
 if (process.argv.includes('--swarm-child') && process.send) {
   let release: (v: { startAt: number; answerAt: number }) => void = () => {};
   const go = new Promise<{ startAt: number; answerAt: number }>((r) => (release = r));
+  let unhold: () => void = () => {};
+  const released = new Promise<void>((r) => (unhold = r));
   // The parent gone (killed, crashed): stop too, never linger.
   process.on('disconnect', () => process.exit(1));
   process.on('message', (m: ToChild) => {
     if (m.type === 'go') release({ startAt: m.startAt, answerAt: m.answerAt });
+    else if (m.type === 'release') unhold();
     else if (m.type === 'job') {
-      runChild(m.job, go).then(
+      runChild(m.job, go, released).then(
         (result) => process.send!({ type: 'done', result } satisfies FromChild, () => process.exit(0)),
         (err: unknown) => {
           console.error(err);

@@ -311,9 +311,9 @@ class ConsoleModel {
 
 // ---------------------------------------------------------------------------------------------
 // Memory of the child nodes: resident size from /proc, and the heap each retains (a full collection on
-// SIGUSR2 first, see helpers/gc-on-signal.mjs) from its /metrics
+// SIGUSR2 first, see loadtest/gc-on-signal.mjs) from its /metrics
 
-const GC_ON_SIGNAL = ['--expose-gc', '--import', path.join(import.meta.dirname, 'helpers/gc-on-signal.mjs')];
+const GC_ON_SIGNAL = ['--expose-gc', '--import', path.join(import.meta.dirname, '../loadtest/gc-on-signal.mjs')];
 
 class MemorySampler {
   readonly samples: { at: number; rss: number[]; heap: (number | null)[] }[] = [];

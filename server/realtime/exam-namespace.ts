@@ -11,11 +11,11 @@ import {
 } from '../protocol.js';
 import type { ClusterBus } from './cluster-bus.js';
 import type { AttemptClocks } from './attempt-clocks.js';
-import { eventHandlers, refuseUnknownEvents } from './handlers.js';
+import { SocketEvents } from './handlers.js';
 import type { Presence } from './presence.js';
 import { attemptRoom, examRoom } from './rooms.js';
 import { UserLimits, type RateLimits } from './rate-limit.js';
-import { perUserLimits, socketAuth, type ExamNamespace, type ExamSocket } from './socket-server.js';
+import { admitSockets, type ExamNamespace, type ExamSocket } from './socket-server.js';
 
 export interface ExamNamespaceDeps {
   attempts: AttemptService;
@@ -36,8 +36,7 @@ export interface ExamNamespaceDeps {
  */
 export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDeps): void {
   const { attempts, clocks, limits, log, presence } = deps;
-  nsp.use(socketAuth(deps.tokens, ['student']));
-  nsp.use(perUserLimits(new UserLimits(limits, deps.socketsPerUser)));
+  admitSockets(nsp, deps.tokens, ['student'], new UserLimits(limits, deps.socketsPerUser));
 
   /** Every node applies a deadline change and an attempt's end to the sockets it holds. */
   const localContexts = (attemptId: number): AttemptContext[] => {
@@ -61,72 +60,68 @@ export function registerExamNamespace(nsp: ExamNamespace, deps: ExamNamespaceDep
     nsp.local.to(attemptRoom(ev.attemptId)).emit(EXAM_EVENTS.ended, ev);
   });
 
-  nsp.on('connection', (socket: ExamSocket) => {
-    const user = socket.data.user;
-    socket.data.attempts = new Map();
-    const { buckets } = socket.data;
-    /** Exams this socket counts as present in (for presence on disconnect). */
-    const present = new Set<number>();
-    socket.on('disconnect', () => {
-      for (const examId of present) void presence.leave(examId, user.id);
-    });
+  /** The attempt, if it is the caller's: from this connection's memory, else from the database. */
+  const owned = async (socket: ExamSocket, attemptId: number): Promise<AttemptContext> => {
+    const known = socket.data.attempts.get(attemptId);
+    if (known) return known;
+    const ctx = await attempts.context(socket.data.user.id, attemptId);
+    socket.data.attempts.set(attemptId, ctx);
+    await socket.join(attemptRoom(attemptId));
+    return ctx;
+  };
 
-    /** The attempt, if it is the caller's: from this connection's memory, else from the database. */
-    const owned = async (attemptId: number): Promise<AttemptContext> => {
-      const known = socket.data.attempts.get(attemptId);
-      if (known) return known;
-      const ctx = await attempts.context(user.id, attemptId);
-      socket.data.attempts.set(attemptId, ctx);
-      await socket.join(attemptRoom(attemptId));
-      return ctx;
-    };
-
-    refuseUnknownEvents(socket, [EXAM_EVENTS.start, EXAM_EVENTS.answer, EXAM_EVENTS.submit, EXAM_EVENTS.proctor]);
-    const on = eventHandlers<Events>(socket, log);
-
-    on(EXAM_EVENTS.start, AttemptStartPayload, buckets.other, async ({ examId }) => {
-      const { result, context } = await attempts.start(user.id, examId);
-      socket.data.attempts.set(context.attemptId, context);
+  const events = new SocketEvents<Events, ExamSocket>(log)
+    .on(EXAM_EVENTS.start, AttemptStartPayload, 'other', async (socket, { examId }) => {
+      const { data } = socket;
+      const { result, context } = await attempts.start(data.user.id, examId);
+      data.attempts.set(context.attemptId, context);
       await socket.join([attemptRoom(context.attemptId), examRoom(examId)]);
       clocks.track(context.attemptId, context.deadlineAt, context.graceMs);
-      if (!present.has(examId) && socket.connected) {
-        present.add(examId);
-        void presence.join(examId, user.id, context.attemptId);
+      if (!data.present.includes(examId) && socket.connected) {
+        data.present.push(examId);
+        void presence.join(examId, data.user.id, context.attemptId);
       }
       // After the ack (same tick order on the wire): the client knows the attempt before its clock.
       setImmediate(() => socket.emit(EXAM_EVENTS.timer, clocks.timerEvent(context.attemptId, context.deadlineAt, 'start')));
       return result;
-    });
-
-    /**
-     * Answers of this socket still being admitted (checked, not yet in the writer's buffer). A submit
-     * waits for those received before it, so every answer sent before a submit counts: events of one
-     * socket take effect in the order they were sent, while answers still write in parallel batches.
-     */
-    const admitting = new Set<Promise<unknown>>();
-
-    on(EXAM_EVENTS.answer, AnswerPayload, buckets.answers, async (payload) => {
-      const admission = owned(payload.attemptId).then((ctx) => attempts.admitAnswer(ctx, payload));
-      const settled = admission.then(
-        () => undefined,
-        () => undefined,
-      );
+    })
+    .on(EXAM_EVENTS.answer, AnswerPayload, 'answers', async (socket, payload) => {
+      const admission = owned(socket, payload.attemptId).then((ctx) => attempts.admitAnswer(ctx, payload));
+      const settled = admission.then(noop, noop);
+      // Answers of this socket still being admitted (checked, not yet in the writer's buffer): a
+      // submit waits for those received before it, so every answer sent before a submit counts.
+      const admitting = (socket.data.admitting ??= new Set());
       admitting.add(settled);
-      void settled.then(() => admitting.delete(settled));
+      void settled.then(() => {
+        admitting.delete(settled);
+        if (admitting.size === 0 && socket.data.admitting === admitting) delete socket.data.admitting;
+      });
       return (await admission).durable;
-    });
-
-    on(EXAM_EVENTS.submit, SubmitPayload, buckets.other, async ({ attemptId }) => {
-      await Promise.all([...admitting]);
-      const ctx = await owned(attemptId);
-      const { result } = await attempts.end(attemptId, 'submit', { studentId: user.id });
+    })
+    .on(EXAM_EVENTS.submit, SubmitPayload, 'other', async (socket, { attemptId }) => {
+      // Events of one socket take effect in the order they were sent, while answers still write in
+      // parallel batches.
+      if (socket.data.admitting) await Promise.all([...socket.data.admitting]);
+      const ctx = await owned(socket, attemptId);
+      const { result } = await attempts.end(attemptId, 'submit', { studentId: socket.data.user.id });
       ctx.status = result.attempt.status;
       return result;
-    });
-
-    on(EXAM_EVENTS.proctor, ProctorEventPayload, buckets.proctor, async (payload) => {
-      await attempts.proctorEvent(await owned(payload.attemptId), payload);
+    })
+    .on(EXAM_EVENTS.proctor, ProctorEventPayload, 'proctor', async (socket, payload) => {
+      await attempts.proctorEvent(await owned(socket, payload.attemptId), payload);
       return {};
     });
+
+  function leavePresence(this: ExamSocket): void {
+    for (const examId of this.data.present) void presence.leave(examId, this.data.user.id);
+  }
+
+  nsp.on('connection', (socket: ExamSocket) => {
+    socket.data.attempts = new Map();
+    socket.data.present = [];
+    socket.on('disconnect', leavePresence);
+    events.attach(socket);
   });
 }
+
+const noop = (): void => {};

@@ -4,7 +4,7 @@ import type { TSchema, Static } from 'typebox';
 import { DATABASE_RETRY_AFTER_MS, isDatabaseUnavailable, missingReferenceError } from '../db/unavailable.js';
 import { AppError } from '../errors.js';
 import { compileValidator, type Ack, type AckData } from '../protocol.js';
-import type { TokenBucket } from './rate-limit.js';
+import type { UserBuckets } from './rate-limit.js';
 
 /** Any of our sockets, as far as listening goes (namespaces validate their payloads themselves). */
 export type ListeningSocket = Pick<Socket, 'on' | 'onAny'>;
@@ -50,20 +50,6 @@ const BINARY_REFUSED = new AppError('VALIDATION', 'payload must be JSON, not bin
 });
 
 /**
- * Registers one event of the namespace whose client-to-server map is `Events` the house way: rate
- * limit, validate the payload with its schema, call the domain, ack `{ok: true, ...result}` (the result
- * typed by the event's ack in the protocol) or `{ok: false, error}`. A bad payload never closes the socket.
- */
-export function eventHandlers<Events>(socket: ListeningSocket, log: FastifyBaseLogger) {
-  return <E extends keyof Events & string, S extends TSchema>(
-    event: E,
-    schema: S,
-    bucket: TokenBucket,
-    fn: (payload: Static<S>) => Promise<AckData<Events[E]>>,
-  ): void => handle(socket, event, schema, bucket, log, fn);
-}
-
-/**
  * One compiled validator per schema for the whole process. Compiling (TypeBox generates and evaluates
  * the checking code) once per socket and event cost ~30 KB of heap per connected student and CPU at
  * every connect (measured: docs/benchmarks.md, "Memory per student").
@@ -82,45 +68,81 @@ function validatorFor<S extends TSchema>(schema: S): Validator<S> {
   return compiled;
 }
 
-function handle<S extends TSchema, R extends object>(
-  socket: ListeningSocket,
+/** What a listener needs of a socket: its user's rate-limit buckets (the socket is the listener's `this`). */
+export interface HandledSocket extends ListeningSocket {
+  data: { buckets: UserBuckets };
+}
+
+/**
+ * The events of one namespace whose client-to-server map is `Events`, handled the house way: rate
+ * limit, validate the payload with its schema, call the domain, ack `{ok: true, ...result}` (the result
+ * typed by the event's ack in the protocol) or `{ok: false, error}`; an event nobody listens to is
+ * acked `VALIDATION`. A bad payload never closes the socket.
+ *
+ * The listeners are made once per namespace and shared by every socket (Socket.IO calls a listener
+ * with the socket as `this`): a connection adds entries to its own listener table and no closures,
+ * which at thousands of students is memory per student (docs/benchmarks.md, "Memory per student").
+ */
+export class SocketEvents<Events, Sock extends HandledSocket> {
+  private readonly listeners: [string, (...args: unknown[]) => void][] = [];
+  private readonly known = new Set<string>();
+  private readonly refuseUnknown: (event: string, ...args: unknown[]) => void;
+
+  constructor(private readonly log: FastifyBaseLogger) {
+    const known = this.known;
+    this.refuseUnknown = (event: string, ...args: unknown[]) => {
+      if (known.has(event)) return;
+      const ack = args[args.length - 1];
+      if (typeof ack === 'function') (ack as AckFn)({ ok: false, error: { code: 'VALIDATION', message: `Unknown event "${event}"` } });
+    };
+  }
+
+  on<E extends keyof Events & string, S extends TSchema>(
+    event: E,
+    schema: S,
+    bucket: keyof UserBuckets,
+    fn: (socket: Sock, payload: Static<S>) => Promise<AckData<Events[E]>>,
+  ): this {
+    this.known.add(event);
+    this.listeners.push([event, listener(event, schema, bucket, this.log, fn)]);
+    return this;
+  }
+
+  /** A new connection: the shared listeners on this socket. */
+  attach(socket: Sock): void {
+    for (const [event, fn] of this.listeners) socket.on(event, fn);
+    socket.onAny(this.refuseUnknown);
+  }
+}
+
+function listener<Sock extends HandledSocket, S extends TSchema, R extends object>(
   event: string,
   schema: S,
-  bucket: TokenBucket,
+  bucket: keyof UserBuckets,
   log: FastifyBaseLogger,
-  fn: (payload: Static<S>) => Promise<R>,
-): void {
+  fn: (socket: Sock, payload: Static<S>) => Promise<R>,
+): (this: Sock, ...args: unknown[]) => Promise<void> {
   const validator = validatorFor(schema);
-  socket.on(event, async (...args: unknown[]) => {
+  return async function (this: Sock, ...args: unknown[]): Promise<void> {
     // The ack is the last argument, when there is one: a client may emit without an ack (the work is
     // still done, there is just no one to tell), or with an ack and no payload at all (then the payload
     // is missing and gets VALIDATION, instead of the ack being taken for the payload and never called).
     const last = args[args.length - 1];
-    const ack: AckFn = typeof last === 'function' ? (last as AckFn) : () => {};
+    const ack: AckFn = typeof last === 'function' ? (last as AckFn) : noAck;
     const payload = typeof args[0] === 'function' ? undefined : args[0];
-    const waitMs = bucket.take();
+    const waitMs = this.data.buckets[bucket].take();
     if (waitMs > 0) {
       ack({ ok: false, error: { code: 'RATE_LIMITED', message: 'Slow down', retryAfterMs: waitMs } });
       return;
     }
     try {
       if (carriesBinary(payload)) throw BINARY_REFUSED;
-      const result = await fn(validator.parse(payload));
+      const result = await fn(this, validator.parse(payload));
       ack({ ok: true, ...result });
     } catch (err) {
       ack(errorAck(err, log, event));
     }
-  });
+  };
 }
 
-/** Acks events nobody listens to with `VALIDATION`, so a client with a typo is told instead of timing out. */
-export function refuseUnknownEvents(socket: ListeningSocket, known: readonly string[]): void {
-  const names = new Set(known);
-  socket.onAny((event: string, ...args: unknown[]) => {
-    if (names.has(event)) return;
-    const ack = args[args.length - 1];
-    if (typeof ack === 'function') {
-      (ack as AckFn)({ ok: false, error: { code: 'VALIDATION', message: `Unknown event "${event}"` } });
-    }
-  });
-}
+const noAck: AckFn = () => {};

@@ -16,11 +16,11 @@ import {
   type RosterRow,
 } from '../protocol.js';
 import type { ClusterBus } from './cluster-bus.js';
-import { eventHandlers, refuseUnknownEvents } from './handlers.js';
+import { SocketEvents } from './handlers.js';
 import type { Presence } from './presence.js';
 import { UserLimits, type RateLimits } from './rate-limit.js';
 import { examRoom } from './rooms.js';
-import { perUserLimits, socketAuth, type InvigilatorNamespace, type InvigilatorSocket } from './socket-server.js';
+import { admitSockets, type InvigilatorNamespace, type InvigilatorSocket } from './socket-server.js';
 
 /** Who may connect to `/invigilator` and read the feed (each exam is still checked: assigned, or admin). */
 export const INVIGILATOR_ROLES: readonly Role[] = ['invigilator', 'admin'];
@@ -53,9 +53,8 @@ export async function rosterWithPresence(deps: Pick<InvigilatorNamespaceDeps, 'i
  */
 export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: InvigilatorNamespaceDeps): void {
   const { invigilation, limits, log } = deps;
-  nsp.use(socketAuth(deps.tokens, INVIGILATOR_ROLES));
   // Twice a student's `other` rate: an invigilator acts on many students.
-  nsp.use(perUserLimits(new UserLimits(limits, deps.socketsPerUser, 2)));
+  admitSockets(nsp, deps.tokens, INVIGILATOR_ROLES, new UserLimits(limits, deps.socketsPerUser, 2));
 
   deps.bus.on('invigilators', (d) => {
     const room = nsp.local.to(examRoom(d.examId));
@@ -84,38 +83,33 @@ export function registerInvigilatorNamespace(nsp: InvigilatorNamespace, deps: In
     deps.revokeElsewhere(examId, assigned);
   });
 
-  nsp.on('connection', (socket: InvigilatorSocket) => {
-    const user = socket.data.user;
-    const bucket = socket.data.buckets.other;
-    const E = INVIGILATOR_EVENTS;
-    refuseUnknownEvents(socket, [E.watch, E.extendAttempt, E.extendExam, E.message, E.announce, E.terminate, E.forceSubmit]);
-    const on = eventHandlers<Events>(socket, log);
-
-    on(E.watch, ExamWatchPayload, bucket, async ({ examId }) => {
-      await invigilation.authorizeExam(user, examId);
+  const E = INVIGILATOR_EVENTS;
+  const events = new SocketEvents<Events, InvigilatorSocket>(log)
+    .on(E.watch, ExamWatchPayload, 'other', async (socket, { examId }) => {
+      await invigilation.authorizeExam(socket.data.user, examId);
       // Join before the snapshot: an update racing it arrives after and is at worst a repeat.
       await socket.join(examRoom(examId));
       return { roster: await rosterWithPresence(deps, examId) };
-    });
-    on(E.extendAttempt, AttemptExtendPayload, bucket, async ({ attemptId, seconds, requestId }) =>
-      invigilation.extendAttempt(user, attemptId, seconds, requestId),
-    );
-    on(E.extendExam, ExamExtendPayload, bucket, async ({ examId, seconds, requestId }) =>
-      invigilation.extendExam(user, examId, seconds, requestId),
-    );
-    on(E.message, AttemptMessagePayload, bucket, async ({ attemptId, text, requestId }) => {
-      await invigilation.message(user, attemptId, text, requestId);
+    })
+    .on(E.extendAttempt, AttemptExtendPayload, 'other', async (socket, { attemptId, seconds, requestId }) =>
+      invigilation.extendAttempt(socket.data.user, attemptId, seconds, requestId),
+    )
+    .on(E.extendExam, ExamExtendPayload, 'other', async (socket, { examId, seconds, requestId }) =>
+      invigilation.extendExam(socket.data.user, examId, seconds, requestId),
+    )
+    .on(E.message, AttemptMessagePayload, 'other', async (socket, { attemptId, text, requestId }) => {
+      await invigilation.message(socket.data.user, attemptId, text, requestId);
       return {};
-    });
-    on(E.announce, ExamAnnouncePayload, bucket, async ({ examId, text, requestId }) => {
-      await invigilation.announce(user, examId, text, requestId);
+    })
+    .on(E.announce, ExamAnnouncePayload, 'other', async (socket, { examId, text, requestId }) => {
+      await invigilation.announce(socket.data.user, examId, text, requestId);
       return {};
-    });
-    on(E.terminate, AttemptTerminatePayload, bucket, async ({ attemptId, reason, requestId }) =>
-      invigilation.terminate(user, attemptId, reason, requestId),
+    })
+    .on(E.terminate, AttemptTerminatePayload, 'other', async (socket, { attemptId, reason, requestId }) =>
+      invigilation.terminate(socket.data.user, attemptId, reason, requestId),
+    )
+    .on(E.forceSubmit, AttemptForceSubmitPayload, 'other', async (socket, { attemptId, requestId }) =>
+      invigilation.forceSubmit(socket.data.user, attemptId, requestId),
     );
-    on(E.forceSubmit, AttemptForceSubmitPayload, bucket, async ({ attemptId, requestId }) =>
-      invigilation.forceSubmit(user, attemptId, requestId),
-    );
-  });
+  nsp.on('connection', (socket: InvigilatorSocket) => events.attach(socket));
 }

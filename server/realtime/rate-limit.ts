@@ -49,11 +49,15 @@ export class UserLimits {
     private readonly factor = 1,
   ) {}
 
-  /** A new socket of `userId`: its buckets, or null when the user already has `maxSockets` here. */
-  attach(userId: number): UserBuckets | null {
+  /** Whether `userId` already has `maxSockets` sockets here (a new one is refused). */
+  full(userId: number): boolean {
+    return (this.users.get(userId)?.sockets ?? 0) >= this.maxSockets;
+  }
+
+  /** A new socket of `userId` (admitted after {@link full} said no): its buckets. */
+  attach(userId: number): UserBuckets {
     const entry = this.users.get(userId);
     if (entry) {
-      if (entry.sockets >= this.maxSockets) return null;
       entry.sockets++;
       return entry.buckets;
     }

@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { Server, type Namespace, type Socket } from 'socket.io';
 import { authenticate, type AuthUser } from '../auth/guard.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -24,6 +24,10 @@ export interface ExamSocketData {
   user: AuthUser;
   /** Attempts this connection started or touched, checked to be the user's own. */
   attempts: Map<number, AttemptContext>;
+  /** Exams this socket counts as present in (left on disconnect). */
+  present: number[];
+  /** Answers of this socket still being admitted, while there are any (a submit waits for them). */
+  admitting?: Set<Promise<void>>;
   /** The user's rate-limit buckets on this node (shared by all of the user's sockets). */
   buckets: UserBuckets;
 }
@@ -79,16 +83,150 @@ export function createSocketServer(httpServer: HttpServer, allowedOrigins: reado
     destroyUpgrade: false,
   });
   io.of('/').use((_socket, next) => next(new Error('NOT_FOUND')));
+  // Must stay the engine's last middleware: see releaseUpgradeRequest.
+  io.engine.use(releaseUpgradeRequest);
   return io;
 }
 
 /**
- * Handshake authentication for a namespace: a valid JWT in `auth.token` (or an `Authorization: Bearer`
- * header, for non-browser clients) and one of `roles`. Fails the connection with `connect_error`
- * `UNAUTHORIZED` or `FORBIDDEN`.
+ * engine.io (6.6) wraps each WebSocket upgrade in a response stand-in for its middlewares, and that
+ * stand-in stays referenced by the TCP socket's `close` listener for the life of the connection,
+ * holding the whole upgrade request: its headers, its raw headers and its stream state, about 3 KB
+ * per connected student (measured: docs/benchmarks.md, "Memory per student"). After the last
+ * middleware nothing reads the stand-in's request (its headers go out through the request itself), so
+ * the reference is cut here. Plain HTTP (long-polling) responses are left alone.
  */
-export function socketAuth(tokens: TokenService, roles: readonly Role[]) {
-  return (socket: Socket<never, never, never, { user: AuthUser }>, next: (err?: Error) => void): void => {
+function releaseUpgradeRequest(_req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+  if (!(res instanceof ServerResponse)) (res as { req: unknown }).req = null;
+  next();
+}
+
+/**
+ * After a namespace's authentication: what the handshake carried for it is not needed again, and each
+ * connected student would otherwise keep it (the token, every request header, the HTTP request
+ * object). Later namespace connections over the same connection still see the headers they need
+ * (authorization, origin) through the slim request left in place.
+ */
+function releaseHandshake(socket: Socket): void {
+  const handshake = socket.handshake as { headers: object; auth: object; query: object; url: string };
+  handshake.headers = {};
+  handshake.auth = {};
+  handshake.query = {};
+  handshake.url = '';
+  const conn = socket.conn as unknown as { request: IncomingMessage | SlimRequest | null };
+  if (conn.request && !('slim' in conn.request)) conn.request = slimRequest(conn.request);
+}
+
+interface SlimRequest {
+  slim: true;
+  headers: Pick<IncomingMessage['headers'], 'authorization' | 'origin'>;
+  url: string;
+  connection: { encrypted: boolean };
+  _query: Record<string, string>;
+}
+
+/** What Socket.IO reads of the request when another namespace connects (`buildHandshake`). */
+function slimRequest(req: IncomingMessage): SlimRequest {
+  const { authorization, origin } = req.headers;
+  return {
+    slim: true,
+    headers: { ...(authorization === undefined ? {} : { authorization }), ...(origin === undefined ? {} : { origin }) },
+    url: '',
+    connection: { encrypted: 'encrypted' in req.socket && req.socket.encrypted === true },
+    _query: { ...((req as { _query?: Record<string, string> })._query ?? {}) },
+  };
+}
+
+/**
+ * Closes sockets when their token expires, with one timer per namespace for all of them instead of one
+ * per socket (a `Timeout`, its closure and a disconnect listener each: memory per student). Sockets are
+ * kept in slots of one second of expiry; the timer is armed for the earliest slot.
+ */
+export class TokenExpiry {
+  private readonly slots = new Map<number, Set<Socket>>();
+  private readonly slotOf = new WeakMap<Socket, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private armedSlot = Infinity;
+
+  /** Closes `socket` (`disconnect(true)`) at `expiresAtMs` (epoch ms), unless it is removed first. */
+  add(socket: Socket, expiresAtMs: number): void {
+    const slot = Math.ceil(expiresAtMs / 1000);
+    let sockets = this.slots.get(slot);
+    if (!sockets) this.slots.set(slot, (sockets = new Set()));
+    sockets.add(socket);
+    this.slotOf.set(socket, slot);
+    if (slot < this.armedSlot) this.arm(slot);
+  }
+
+  remove(socket: Socket): void {
+    const slot = this.slotOf.get(socket);
+    if (slot === undefined) return;
+    this.slotOf.delete(socket);
+    const sockets = this.slots.get(slot);
+    sockets?.delete(socket);
+    if (sockets?.size === 0) this.slots.delete(slot);
+  }
+
+  /** Sockets waiting for their expiry. */
+  get size(): number {
+    let n = 0;
+    for (const sockets of this.slots.values()) n += sockets.size;
+    return n;
+  }
+
+  private arm(slot: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.armedSlot = slot;
+    this.timer = setTimeout(() => this.fire(), Math.min(Math.max(slot * 1000 - Date.now(), 0), 2 ** 31 - 1));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.armedSlot = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [slot, sockets] of [...this.slots]) {
+      if (slot * 1000 > now) {
+        next = Math.min(next, slot);
+        continue;
+      }
+      this.slots.delete(slot);
+      for (const socket of sockets) {
+        this.slotOf.delete(socket);
+        socket.disconnect(true);
+      }
+    }
+    if (next < Infinity) this.arm(next);
+  }
+}
+
+/** What {@link admitSockets} needs of a namespace and its sockets. */
+type AdmittedSocket = Socket<never, never, never, { user: AuthUser; buckets: UserBuckets }>;
+interface AdmittingNamespace {
+  use(fn: (socket: AdmittedSocket, next: (err?: Error) => void) => void): unknown;
+  on(event: 'connection', fn: (socket: AdmittedSocket) => void): unknown;
+}
+
+/**
+ * Who may hold a socket on a namespace, and for how long:
+ * - handshake authentication: a valid JWT in `auth.token` (or an `Authorization: Bearer` header, for
+ *   non-browser clients) and one of `roles`, else `connect_error` `UNAUTHORIZED` or `FORBIDDEN`;
+ * - at most `limits`' sockets per user on this node, else `connect_error` `RATE_LIMITED`; a user's
+ *   sockets share the user's rate-limit buckets;
+ * - a socket lives as long as its token: at expiry it is closed, and the reconnect's handshake (with
+ *   the old token) fails UNAUTHORIZED, so the page asks to sign in again.
+ * The socket counts for the limit and the expiry from its `connection` on (a refused handshake, or one
+ * whose client left before it connected, never does), until its `disconnect`.
+ */
+export function admitSockets(nsp: AdmittingNamespace, tokens: TokenService, roles: readonly Role[], limits: UserLimits): void {
+  const expiry = new TokenExpiry();
+  // Shared by every socket (Socket.IO calls it with the socket as `this`): no closure per connection.
+  function leave(this: AdmittedSocket): void {
+    expiry.remove(this);
+    limits.detach(this.data.user.id);
+  }
+  nsp.use((socket, next) => {
     const auth: unknown = socket.handshake.auth;
     const fromAuth = auth && typeof auth === 'object' && 'token' in auth && typeof auth.token === 'string' ? auth.token : undefined;
     const header = socket.handshake.headers.authorization;
@@ -99,30 +237,17 @@ export function socketAuth(tokens: TokenService, roles: readonly Role[]) {
     } catch (err) {
       return next(new Error(err instanceof AppError ? err.code : 'UNAUTHORIZED'));
     }
+    if (limits.full(user.id)) return next(new Error('RATE_LIMITED'));
     socket.data.user = user;
-    // A socket lives as long as its token: at expiry it is closed, and the reconnect's handshake
-    // (with the old token) fails UNAUTHORIZED, so the page asks to sign in again.
-    const left = user.expiresAt - Date.now();
-    if (Number.isFinite(left)) {
-      const expire = setTimeout(() => socket.disconnect(true), Math.min(Math.max(left, 0), 2 ** 31 - 1));
-      expire.unref();
-      socket.once('disconnect', () => clearTimeout(expire));
-    }
+    releaseHandshake(socket);
     next();
-  };
-}
-
-/**
- * After {@link socketAuth}: gives the socket its user's shared rate-limit buckets, or refuses the
- * connection (`connect_error` `RATE_LIMITED`) when the user already has the most sockets allowed here.
- */
-export function perUserLimits(limits: UserLimits) {
-  return (socket: Socket<never, never, never, { user: AuthUser; buckets: UserBuckets }>, next: (err?: Error) => void): void => {
-    const userId = socket.data.user.id;
-    const buckets = limits.attach(userId);
-    if (!buckets) return next(new Error('RATE_LIMITED'));
-    socket.data.buckets = buckets;
-    socket.once('disconnect', () => limits.detach(userId));
-    next();
-  };
+  });
+  // The middleware above is synchronous and Socket.IO connects a socket on the tick after it, so no
+  // other socket of the user is admitted in between: the check there and the count here agree.
+  nsp.on('connection', (socket) => {
+    const { user } = socket.data;
+    socket.data.buckets = limits.attach(user.id);
+    if (Number.isFinite(user.expiresAt)) expiry.add(socket, user.expiresAt);
+    socket.on('disconnect', leave);
+  });
 }
