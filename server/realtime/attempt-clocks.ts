@@ -13,25 +13,36 @@ export interface AttemptClockOptions {
 interface Entry {
   deadlineAt: Date;
   graceMs: number;
-  sync: NodeJS.Timeout;
-  warnings: NodeJS.Timeout[];
+  /** When the next periodic sync is due (the clock's ms). */
+  nextSyncAt: number;
+  /** Index in the warnings (largest first) of the next one still to send. */
+  nextWarning: number;
 }
+
+/** How often the node looks for syncs and warnings that are due. */
+const TICK_MS = 1000;
 
 /**
  * The server-owned timer, as this node's sockets see it: one entry per attempt with sockets here (not
  * one tick per socket per second). Clients count down locally from `deadlineAt` and `serverNow`; this
  * sends the `timer` on start, on a deadline change, every `syncMs`, and at the warnings.
+ *
+ * One timer per node drives every attempt: each second it sends the syncs and warnings that are due
+ * (a warning up to a second after its mark, never before). Timers of their own per attempt cost a
+ * few hundred bytes each at thousands of students (docs/benchmarks.md, "Memory per student").
  */
 export class AttemptClocks {
   private readonly entries = new Map<number, Entry>();
   private readonly opts: AttemptClockOptions;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly nsp: ExamNamespace,
     private readonly clock: DbClock,
     opts: Partial<AttemptClockOptions> = {},
   ) {
-    this.opts = { syncMs: 30_000, warningsMs: [300_000, 60_000], ...opts };
+    const merged = { syncMs: 30_000, warningsMs: [300_000, 60_000], ...opts };
+    this.opts = { ...merged, warningsMs: [...merged.warningsMs].sort((x, y) => y - x) };
   }
 
   timerEvent(attemptId: number, deadlineAt: Date, reason: TimerEvent['reason']): TimerEvent {
@@ -66,11 +77,11 @@ export class AttemptClocks {
 
   /** The attempt ended: nothing more to tell. */
   drop(attemptId: number): void {
-    const entry = this.entries.get(attemptId);
-    if (!entry) return;
-    clearInterval(entry.sync);
-    entry.warnings.forEach(clearTimeout);
     this.entries.delete(attemptId);
+    if (this.entries.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
   }
 
   /** Attempts with a running clock on this node. */
@@ -79,7 +90,9 @@ export class AttemptClocks {
   }
 
   close(): void {
-    for (const id of [...this.entries.keys()]) this.drop(id);
+    this.entries.clear();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   private emit(attemptId: number, deadlineAt: Date, reason: TimerEvent['reason']): void {
@@ -87,21 +100,33 @@ export class AttemptClocks {
   }
 
   private schedule(attemptId: number, deadlineAt: Date, graceMs: number): void {
-    this.drop(attemptId);
-    const sync = setInterval(() => {
+    const now = this.clock.nowMs();
+    const remaining = deadlineAt.getTime() - now;
+    // Warning marks already behind at the start (or the change) are never sent.
+    let nextWarning = this.opts.warningsMs.findIndex((w) => remaining > w);
+    if (nextWarning < 0) nextWarning = this.opts.warningsMs.length;
+    this.entries.set(attemptId, { deadlineAt, graceMs, nextSyncAt: now + this.opts.syncMs, nextWarning });
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), Math.min(TICK_MS, this.opts.syncMs));
+      this.timer.unref();
+    }
+  }
+
+  private tick(): void {
+    const now = this.clock.nowMs();
+    const { syncMs, warningsMs } = this.opts;
+    for (const [attemptId, e] of this.entries) {
+      const deadline = e.deadlineAt.getTime();
+      if (e.nextWarning < warningsMs.length && deadline - now <= warningsMs[e.nextWarning]!) {
+        // One warning even when two marks fell due in the same second.
+        while (e.nextWarning < warningsMs.length && deadline - now <= warningsMs[e.nextWarning]!) e.nextWarning++;
+        this.emit(attemptId, e.deadlineAt, 'warning');
+      }
+      if (now < e.nextSyncAt) continue;
+      e.nextSyncAt += syncMs;
       const sockets = this.nsp.adapter.rooms.get(attemptRoom(attemptId))?.size ?? 0;
-      if (sockets === 0 || this.clock.nowMs() > deadlineAt.getTime() + graceMs) this.drop(attemptId);
-      else this.emit(attemptId, deadlineAt, 'sync');
-    }, this.opts.syncMs);
-    sync.unref();
-    const remaining = deadlineAt.getTime() - this.clock.nowMs();
-    const warnings = this.opts.warningsMs
-      .filter((w) => remaining > w)
-      .map((w) => {
-        const t = setTimeout(() => this.emit(attemptId, deadlineAt, 'warning'), remaining - w);
-        t.unref();
-        return t;
-      });
-    this.entries.set(attemptId, { deadlineAt, graceMs, sync, warnings });
+      if (sockets === 0 || now > deadline + e.graceMs) this.drop(attemptId);
+      else this.emit(attemptId, e.deadlineAt, 'sync');
+    }
   }
 }
