@@ -8,7 +8,8 @@
  *    unnest arrays, 2 connections, the writer's conflict clause, none of its checks): rows per second.
  * Closed loop: every socket keeps `--window` answers in flight for `--seconds`. Bounded; stops itself.
  *
- * Options: --sockets 1000 --seconds 15 --window 4 --processes 2 --env KEY=VALUE (server, repeatable) --label NAME
+ * Options: --sockets 1000 --seconds 15 --window 4 --processes 2 --env KEY=VALUE (server, repeatable)
+ * --node-arg ARG (Node.js option of the server, repeatable) --label NAME
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -238,12 +239,13 @@ async function main(): Promise<void> {
       window: { type: 'string', default: '4' },
       processes: { type: 'string', default: '2' },
       env: { type: 'string', multiple: true, default: [] },
+      'node-arg': { type: 'string', multiple: true, default: [] },
       label: { type: 'string', default: `limits-${new Date().toISOString().replace(/[:.]/g, '-')}` },
     },
   });
   const o = { sockets: Number(values.sockets), seconds: Number(values.seconds), window: Number(values.window), processes: Number(values.processes) };
   if (![o.sockets, o.seconds, o.window, o.processes].every((n) => Number.isInteger(n) && n > 0 && n <= 20_000)) {
-    console.error('usage: npm run loadtest:limits -- [--sockets 1000] [--seconds 15] [--window 4] [--processes 2] [--env KEY=VALUE] [--label NAME]');
+    console.error('usage: npm run loadtest:limits -- [--sockets 1000] [--seconds 15] [--window 4] [--processes 2] [--env KEY=VALUE] [--node-arg ARG] [--label NAME]');
     process.exit(2);
   }
   const hardStop = setTimeout(() => {
@@ -259,7 +261,7 @@ async function main(): Promise<void> {
     const [{ port }] = (await once(bare, 'message')) as [{ port: number }];
     // The closed loop answers as fast as acks come back: no per-socket limit here.
     const env = { RATE_LIMIT_ANSWERS: '100000/100000', RATE_LIMIT_OTHER: '1000/1000', ...envPairs(values.env) };
-    await withScratchServer({ name: 'limits', students: o.sockets, questions: QUESTIONS, env }, async (scratch) => {
+    await withScratchServer({ name: 'limits', students: o.sockets, questions: QUESTIONS, env, nodeArgs: values['node-arg'] }, async (scratch) => {
       const { seeded, secret } = scratch;
       const node = scratch.node!;
       console.log('1. bare Socket.IO ack server …');
@@ -278,7 +280,7 @@ async function main(): Promise<void> {
         command: `npm run loadtest:limits -- ${process.argv.slice(2).join(' ')}`,
         machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
         load: { atStart: Number(loadAtStart.toFixed(2)), atEnd: Number(os.loadavg()[0]!.toFixed(2)) },
-        plan: { ...o, serverEnv: values.env },
+        plan: { ...o, serverEnv: values.env, serverNodeArgs: values['node-arg'] },
         bareSocketIo: bareResult,
         server: serverResult,
         serverShareOfBare: Number((serverResult.acksPerSecond / bareResult.acksPerSecond).toFixed(3)),

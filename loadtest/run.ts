@@ -164,6 +164,9 @@ interface NodeSample {
   sockets: number;
   /** Question sets this node read from the database (the rest came from its memory or Redis). */
   examTreeLoads: number;
+  /** V8's heap as committed (what RSS holds of it): in all, and its young generation. */
+  heapTotalBytes: number;
+  newSpaceBytes: number;
 }
 
 async function sample(node: ServerNode): Promise<NodeSample> {
@@ -174,6 +177,8 @@ async function sample(node: ServerNode): Promise<NodeSample> {
     statements: metrics.get('db_statements_total') ?? NaN,
     sockets: metrics.get('sockets_connected{namespace="/exam"}') ?? NaN,
     examTreeLoads: metrics.get('question_cache_lookups_total{source="database"}') ?? NaN,
+    heapTotalBytes: metrics.get('nodejs_heap_size_total_bytes') ?? NaN,
+    newSpaceBytes: metrics.get('nodejs_heap_space_size_total_bytes{space="new"}') ?? NaN,
   };
 }
 
@@ -452,6 +457,10 @@ async function main(): Promise<number> {
         studentsConnected: students,
         idleRssMB: mb(idle[i]!.rssBytes),
         steadyRssMB: mb(steadyRss),
+        // V8's committed heap at the same moment, and the part of it that is the young generation.
+        steadyHeapTotalMB: mb(answered[i]!.heapTotalBytes),
+        steadyNewSpaceMB: mb(answered[i]!.newSpaceBytes),
+        idleHeapTotalMB: mb(idle[i]!.heapTotalBytes),
         peakRssMB: mb(peakRss[i]!),
         rssPerStudentKB: students ? Number(((steadyRss - idle[i]!.rssBytes) / 1024 / students).toFixed(1)) : null,
         ...(o.liveHeap
@@ -545,7 +554,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     otherMs: Record<string, { count: number; p50: number; p99: number; max: number }>;
     answers: { sent: number; acked: number; distinctAcked: number; inDatabase: number; lost: number; ackedPerSecond: number; retried: number };
     errors: Record<string, number>;
-    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number; idleHeapMB?: number; answeredHeapMB?: number; liveHeapPerStudentKB?: number | null }[];
+    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; idleHeapTotalMB: number; steadyHeapTotalMB: number; steadyNewSpaceMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number; idleHeapMB?: number; answeredHeapMB?: number; liveHeapPerStudentKB?: number | null }[];
     sql: { perAnswer: number | null; statementsWhileAnswering: number };
     load: { atStart: { loadavg1: number }; atEnd: { loadavg1: number }; shared: boolean };
     clientLagP99Ms: number;
@@ -564,7 +573,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     `errors by code      ${Object.keys(j.errors).length ? JSON.stringify(j.errors) : 'none'}${j.answers.retried ? ` (${j.answers.retried} retried)` : ''}`,
     ...j.nodes.map(
       (n) =>
-        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle;${n.idleHeapMB === undefined ? '' : ` live heap ${n.idleHeapMB} → ${n.answeredHeapMB} MB = ${n.liveHeapPerStudentKB ?? '-'} KB per student;`} exam tree read from the database ${n.examTreeLoads}×`,
+        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle (V8 heap committed ${n.idleHeapTotalMB} → ${n.steadyHeapTotalMB} MB, young generation ${n.steadyNewSpaceMB} MB);${n.idleHeapMB === undefined ? '' : ` live heap ${n.idleHeapMB} → ${n.answeredHeapMB} MB = ${n.liveHeapPerStudentKB ?? '-'} KB per student;`} exam tree read from the database ${n.examTreeLoads}×`,
     ),
     `SQL per answer      ${j.sql.perAnswer ?? '-'} (${j.sql.statementsWhileAnswering} statements while answering, db_statements_total)`,
     `machine load        ${j.load.atStart.loadavg1} before the run${j.load.shared ? ' (shared: not a quiet figure)' : ' (quiet)'}, ${j.load.atEnd.loadavg1} at its end (its own load included); client event-loop lag p99 ${j.clientLagP99Ms} ms`,

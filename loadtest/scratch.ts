@@ -20,6 +20,8 @@ export interface ScratchOptions {
   invigilators?: number;
   /** More server environment, over the defaults. */
   env?: Record<string, string>;
+  /** More Node.js options for the node. */
+  nodeArgs?: string[];
 }
 
 export interface Scratch {
@@ -59,7 +61,7 @@ export async function withScratchServer<T>(opts: ScratchOptions, run: (s: Scratc
       JWT_SECRET: secret,
       LOG_LEVEL: 'warn',
       ...opts.env,
-    });
+    }, opts.nodeArgs);
     const seeded = await seedLoadTest(databaseUrl, node.url, {
       students: opts.students,
       invigilators: opts.invigilators ?? 0,
