@@ -54,7 +54,7 @@ export class UserLimits {
     return (this.users.get(userId)?.sockets ?? 0) >= this.maxSockets;
   }
 
-  /** A new socket of `userId` (admitted after {@link full} said no): its buckets. */
+  /** A new socket of `userId` (admitted after {@link full} said no), counted: its buckets. */
   attach(userId: number): UserBuckets {
     const entry = this.users.get(userId);
     if (entry) {

@@ -216,8 +216,9 @@ interface AdmittingNamespace {
  *   sockets share the user's rate-limit buckets;
  * - a socket lives as long as its token: at expiry it is closed, and the reconnect's handshake (with
  *   the old token) fails UNAUTHORIZED, so the page asks to sign in again.
- * The socket counts for the limit and the expiry from its `connection` on (a refused handshake, or one
- * whose client left before it connected, never does), until its `disconnect`.
+ * The socket counts for the limit from its admission and for the expiry from its `connection` (a
+ * refused handshake never counts; one whose client left before it connected gives its count back at
+ * once), until its `disconnect`.
  */
 export function admitSockets(nsp: AdmittingNamespace, tokens: TokenService, roles: readonly Role[], limits: UserLimits): void {
   const expiry = new TokenExpiry();
@@ -240,13 +241,19 @@ export function admitSockets(nsp: AdmittingNamespace, tokens: TokenService, role
     if (limits.full(user.id)) return next(new Error('RATE_LIMITED'));
     socket.data.user = user;
     releaseHandshake(socket);
+    // Counted here, at once: several CONNECT packets read in one go (one connection may carry many
+    // sockets of a namespace) must not all pass the check above before any is counted.
+    socket.data.buckets = limits.attach(user.id);
     next();
+    // Socket.IO connects the socket on a tick it queues inside next() (this is the namespace's only
+    // middleware), unless its client left meanwhile, and then no `disconnect` ever comes: this tick
+    // runs right after that one and gives such a count back.
+    process.nextTick(() => {
+      if (!socket.connected) limits.detach(user.id);
+    });
   });
-  // The middleware above is synchronous and Socket.IO connects a socket on the tick after it, so no
-  // other socket of the user is admitted in between: the check there and the count here agree.
   nsp.on('connection', (socket) => {
     const { user } = socket.data;
-    socket.data.buckets = limits.attach(user.id);
     if (Number.isFinite(user.expiresAt)) expiry.add(socket, user.expiresAt);
     socket.on('disconnect', leave);
   });
