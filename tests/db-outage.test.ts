@@ -14,6 +14,8 @@ import { sql } from './helpers/pg.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { poolCounts } from '../server/db/health.js';
 import { query } from '../server/db/sql.js';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { ormOptions } from '../server/db/orm.js';
 
 let t: TestApp;
 let proxy: TcpProxy;
@@ -137,5 +139,47 @@ describe('with the database unreachable', () => {
     });
     const list = await t.app.inject({ method: 'GET', url: '/api/exams', headers: bearer(studentToken) });
     expect(list.statusCode).toBe(200);
+  });
+});
+
+describe('an outage that cuts the BEGIN of a transaction', () => {
+  // A pool of one connection of its own, behind its own relay, so that nothing else (the sweeper)
+  // sends the statement the relay cuts. kysely 0.29 never released a connection whose BEGIN failed.
+  let orm: MikroORM;
+  let relay: TcpProxy;
+  beforeAll(async () => {
+    const target = new URL(directUrl);
+    relay = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    const viaRelay = new URL(directUrl);
+    viaRelay.hostname = '127.0.0.1';
+    viaRelay.port = String(relay.port);
+    orm = await MikroORM.init(ormOptions({ clientUrl: viaRelay.toString(), pool: { min: 0, max: 1, idleTimeoutMs: 30_000 } }));
+    return () => orm.close(true);
+  });
+  const settled = async () => {
+    await eventually(async () => {
+      const { totalCount, idleCount, waitingCount } = await poolCounts(orm);
+      return totalCount === idleCount && waitingCount === 0;
+    });
+    expect(await query(orm.em.fork(), 'select 1 as one')).toEqual([{ one: 1 }]);
+  };
+
+  it('gives the connection back (em.transactional), and the one-connection pool still serves', async () => {
+    for (let cut = 0; cut < 3; cut++) {
+      await query(orm.em.fork(), 'select 1'); // the pool holds an open, idle connection
+      relay.cutNextWrite();
+      await expect(orm.em.fork().transactional((em) => query(em, 'select 1'))).rejects.toThrow(/terminated|ECONNRESET/i);
+      await settled();
+    }
+  });
+
+  it("does not release twice where kysely releases on its own (db.transaction().execute)", async () => {
+    const kysely = orm.em.getConnection().getClient();
+    await query(orm.em.fork(), 'select 1');
+    relay.cutNextWrite();
+    const failed = kysely.transaction().execute(async () => undefined);
+    // The connection error, not pg-pool's "Release called on client which has already been released".
+    await expect(failed).rejects.toThrow(/terminated|ECONNRESET/i);
+    await settled();
   });
 });

@@ -5,18 +5,22 @@ import { afterFile } from './db.js';
 /**
  * A TCP relay on 127.0.0.1 in front of a real service (PostgreSQL, Redis), to take that service away
  * from one app and give it back: `down()` cuts every relayed connection and refuses new ones (the
- * app sees ECONNRESET, then ECONNREFUSED), `up()` listens again on the same port. Closed after the file.
+ * app sees ECONNRESET, then ECONNREFUSED), `up()` listens again on the same port. `cutNextWrite()`
+ * cuts, instead of relaying, the connection whose client sends the next bytes (one statement caught
+ * mid-flight, on a connection that was already open). Closed after the file.
  */
 export interface TcpProxy {
   port: number;
   down(): Promise<void>;
   up(): Promise<void>;
+  cutNextWrite(): void;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let server: Server | null = null;
   let port = 0;
+  let cutNext = false;
   const listen = async () => {
     const s = createServer((client) => {
       const upstream = connect(targetPort, targetHost);
@@ -29,7 +33,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream).pipe(client);
+      client.on('data', (chunk: Buffer) => {
+        if (cutNext) {
+          cutNext = false;
+          drop();
+        } else if (!upstream.write(chunk)) {
+          client.pause();
+          upstream.once('drain', () => client.resume());
+        }
+      });
+      upstream.pipe(client);
     });
     await new Promise<void>((resolve, reject) => s.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
     port = (s.address() as AddressInfo).port;
@@ -48,6 +61,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     async up() {
       if (!server) await listen();
+    },
+    cutNextWrite() {
+      cutNext = true;
     },
   };
   await listen();
