@@ -145,18 +145,39 @@ export class Presence {
     let stillElsewhere = false;
     if (this.redis) {
       try {
-        await this.redis
+        const results = await this.redis
           .multi()
           .hdel(this.k.exam(examId), `${studentId}:${this.nodeId}`)
           .srem(this.k.node(this.nodeId), key)
+          .zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf')
           .exec();
-        stillElsewhere = (await this.online(examId)).has(studentId);
+        const failed = results?.find(([err]) => err);
+        if (!results || failed) throw failed?.[0] ?? new Error('presence: transaction discarded');
+        stillElsewhere = (await this.onOtherNodes(examId, [studentId], results[2]![1] as string[])).has(studentId);
       } catch (err) {
         this.stale = true;
         this.log.debug({ err }, 'presence: could not record a disconnection (rewritten once Redis answers)');
       }
     }
     if (!stillElsewhere) this.onChange([{ examId, studentId, attemptId: entry.attemptId, connected: false }]);
+  }
+
+  /**
+   * Of `studentIds`, those the exam's hash shows connected on another live node: one HMGET of
+   * student × node fields, so a leave costs the same at 10 students as at 10,000 (reading the whole
+   * exam's hash per leave made a mass disconnect quadratic). `alive`: the live nodes, when known.
+   */
+  private async onOtherNodes(examId: number, studentIds: readonly number[], alive?: string[]): Promise<Set<number>> {
+    const redis = this.redis!;
+    const live = alive ?? (await redis.zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf'));
+    const others = live.filter((node) => node !== this.nodeId);
+    const out = new Set<number>();
+    if (others.length === 0 || studentIds.length === 0) return out;
+    const values = await redis.hmget(this.k.exam(examId), ...studentIds.flatMap((s) => others.map((node) => `${s}:${node}`)));
+    values.forEach((v, i) => {
+      if (v !== null) out.add(studentIds[Math.floor(i / others.length)]!);
+    });
+    return out;
   }
 
   /** Students of the exam connected on this node. */
@@ -269,8 +290,11 @@ export class Presence {
     }
     let leftForGood = gone;
     if (gone.length) {
-      const online = await this.onlineByExam([...new Set(gone.map((g) => g.examId))]);
-      leftForGood = gone.filter((g) => !online?.get(g.examId)?.has(g.studentId));
+      const byExam = new Map<number, number[]>();
+      for (const g of gone) byExam.set(g.examId, [...(byExam.get(g.examId) ?? []), g.studentId]);
+      const elsewhere = new Map<number, Set<number>>();
+      for (const [examId, students] of byExam) elsewhere.set(examId, await this.onOtherNodes(examId, students));
+      leftForGood = gone.filter((g) => !elsewhere.get(g.examId)!.has(g.studentId));
     }
     if (present.length || leftForGood.length) {
       this.log.info({ present: present.length, gone: gone.length }, 'presence: this node\'s entries rewritten in Redis');
@@ -308,9 +332,12 @@ export class Presence {
         const fields = students.map((s) => `${s.studentId}:${node}`);
         const values = await redis.hmget(this.k.exam(examId), ...fields);
         await redis.hdel(this.k.exam(examId), ...fields);
-        const online = await this.online(examId);
+        const elsewhere = await this.onOtherNodes(
+          examId,
+          students.map((s) => s.studentId),
+        );
         students.forEach((s, i) => {
-          if (online.has(s.studentId)) return;
+          if (elsewhere.has(s.studentId) || this.local.has(`${examId}:${s.studentId}`)) return;
           const attempt = values[i] ? Number(values[i]) : null;
           changes.push({ examId, studentId: s.studentId, attemptId: attempt, connected: false });
         });
