@@ -152,7 +152,9 @@ describe('feed: live events', () => {
     await sleep(300);
     const fromConsole = consoleEvents.map(({ event, args }) => ({ event, data: args[0] }));
     expect(feed.messages.slice(1)).toEqual(fromConsole);
-    expect(fromConsole.length).toBeGreaterThanOrEqual(5);
+    // At least: roster rows (connected and started travel in one message when within 25 ms of each
+    // other), progress, the proctor event, the end.
+    expect(fromConsole.length).toBeGreaterThanOrEqual(4);
   });
 
   it('sends the roster first even when live events race the snapshot', async () => {

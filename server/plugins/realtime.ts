@@ -130,6 +130,7 @@ export default fp<{ config: Config }>(
     app.addHook('onClose', async () => {
       resync.stop();
       await progress.close();
+      notifier.flushRoster();
       clocks.close();
       await presence.stop();
       await io.close().catch(() => undefined);

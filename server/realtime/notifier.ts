@@ -17,8 +17,14 @@ import type { ExamNamespace } from './socket-server.js';
  * rooms (the adapter fans them out), node-local work (timers, invigilator fan-out to sockets and
  * feeds) through the cluster bus.
  */
+/** How long roster rows wait to travel together: one bus message per exam per window, not one per change. */
+export const ROSTER_BATCH_MS = 25;
+
 export class SocketNotifier implements ExamNotifier {
   private readonly flagTypes = new Set<string>(FLAG_EVENT_TYPES);
+  /** Roster rows waiting for the window to end, per exam, in the order they happened. */
+  private pendingRoster = new Map<number, RosterUpdate[]>();
+  private rosterTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly exam: ExamNamespace,
@@ -30,10 +36,30 @@ export class SocketNotifier implements ExamNotifier {
     this.bus.publish('invigilators', delivery);
   }
 
-  /** Each row names its exam too: one console may watch several exams with students in both. */
+  /**
+   * Each row names its exam too: one console may watch several exams with students in both. Rows are
+   * sent after at most {@link ROSTER_BATCH_MS}, every row of an exam in that window in one message (in
+   * the order they happened): at an exam's start, hundreds of students a second connect and start on
+   * each node, and one Redis message per change (received and decoded by every node) cost more than
+   * the change itself.
+   */
   roster(examId: number, update: RosterUpdate | RosterUpdate[]): void {
     const rows = (Array.isArray(update) ? update : [update]).map((u) => ({ ...u, examId }));
-    this.toInvigilators({ examId, event: INVIGILATOR_EVENTS.rosterUpdate, payload: Array.isArray(update) ? rows : rows[0]! });
+    const pending = this.pendingRoster.get(examId);
+    if (pending) for (const row of rows) pending.push(row);
+    else this.pendingRoster.set(examId, rows);
+    this.rosterTimer ??= setTimeout(() => this.flushRoster(), ROSTER_BATCH_MS);
+  }
+
+  /** Sends the rows waiting now (also at shutdown, before the sockets close). */
+  flushRoster(): void {
+    if (this.rosterTimer) clearTimeout(this.rosterTimer);
+    this.rosterTimer = null;
+    const pending = this.pendingRoster;
+    this.pendingRoster = new Map();
+    for (const [examId, rows] of pending) {
+      this.toInvigilators({ examId, event: INVIGILATOR_EVENTS.rosterUpdate, payload: rows.length === 1 ? rows[0]! : rows });
+    }
   }
 
   attemptStarted(ev: Parameters<ExamNotifier['attemptStarted']>[0]): void {
