@@ -42,6 +42,9 @@ function modeFields(config: Config): { database: string; cache: string } {
   };
 }
 
+/** The listening socket's accept queue (see `serve`). */
+export const LISTEN_BACKLOG = 4096;
+
 /** One node: build the app, listen on `PORT`, drain on SIGTERM/SIGINT. */
 export async function serve(config: Config): Promise<void> {
   const app = await buildApp(config);
@@ -52,7 +55,11 @@ export async function serve(config: Config): Promise<void> {
   }
   app.log.info(modeFields(config), 'mode');
   drainOnSignals(app);
-  await app.listen({ port: config.port, host: config.host });
+  // Node's default accept queue is 511: at an exam's start a node a few hundred ms behind on a burst of
+  // connects overflows it, and the kernel drops the SYNs (the client retries after 1 s, then 3 s; a
+  // proxy in front gives up with 502 after its connect timeout). A deeper queue makes them wait instead.
+  // The kernel caps it at net.core.somaxconn (4096 on current Linux).
+  await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   const host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host;
   const demo = config.seedOnStart ? ` (demo: sign in as student1@example.com or invigilator@example.com, password ${config.demoPassword})` : '';
   app.log.info(`open http://${host}:${(app.server.address() as AddressInfo).port}/ in a browser${demo}`);
