@@ -368,6 +368,9 @@ async function main(): Promise<number> {
     const marks: { answering?: NodeSample[]; answered?: NodeSample[]; answeringAt?: number; answeredAt?: number } = {};
     const peakRss = idle.map((s) => s.rssBytes);
     const peakSockets = nodes.map(() => 0);
+    /** Each node's longest event-loop stall (prom-client's lag histogram, reset at every scrape): last 5 s, and over the run. */
+    const lagMs = nodes.map(() => 0);
+    const peakLagMs = nodes.map(() => 0);
     /** The swarm keeps its sockets connected until the promise of 'answered' settles. */
     const onPhase = async (phase: 'answering' | 'answered') => {
       const at = Date.now();
@@ -388,16 +391,21 @@ async function main(): Promise<number> {
       });
       const rss = nodes.map((n, i) => `${mb(peakRss[i]!)}`).join('/');
       const head = `[${Math.round((Date.now() - began) / 1000)} s] ${p.phase}`;
-      const tail = `server RSS ${rss} MB; load ${os.loadavg()[0]!.toFixed(1)}`;
+      const lag = lagMs.map((l) => Math.round(l)).join('/');
+      const tail = `server RSS ${rss} MB, event-loop stall ${lag} ms; load ${os.loadavg()[0]!.toFixed(1)}`;
       if (Number.isNaN(p.connected)) return console.log(`${head}: Artillery running (its own report follows every 10 s); ${tail}`);
-      const line = `${head}: connected ${p.connected}, started ${p.started}, answers sent ${p.sent}, acked ${p.acked}, in flight ${p.inflight}, errors ${p.errors}; server RSS ${rss} MB; load ${os.loadavg()[0]!.toFixed(1)}`;
+      const line = `${head}: connected ${p.connected}, started ${p.started}, answers sent ${p.sent}, acked ${p.acked}, in flight ${p.inflight}, errors ${p.errors}; ${tail}`;
       if (line !== lastLine) console.log(line);
       lastLine = line;
     };
     const sockets = setInterval(() => {
       nodes.forEach((n, i) =>
         void scrapeMetrics(n.url).then(
-          (m) => (peakSockets[i] = Math.max(peakSockets[i]!, m.get('sockets_connected{namespace="/exam"}') ?? 0)),
+          (m) => {
+            peakSockets[i] = Math.max(peakSockets[i]!, m.get('sockets_connected{namespace="/exam"}') ?? 0);
+            lagMs[i] = (m.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000;
+            peakLagMs[i] = Math.max(peakLagMs[i]!, lagMs[i]!);
+          },
           () => {},
         ),
       );
@@ -462,6 +470,7 @@ async function main(): Promise<number> {
         steadyNewSpaceMB: mb(answered[i]!.newSpaceBytes),
         idleHeapTotalMB: mb(idle[i]!.heapTotalBytes),
         peakRssMB: mb(peakRss[i]!),
+        eventLoopStallMaxMs: Math.round(peakLagMs[i]!),
         rssPerStudentKB: students ? Number(((steadyRss - idle[i]!.rssBytes) / 1024 / students).toFixed(1)) : null,
         ...(o.liveHeap
           ? {
@@ -554,7 +563,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     otherMs: Record<string, { count: number; p50: number; p99: number; max: number }>;
     answers: { sent: number; acked: number; distinctAcked: number; inDatabase: number; lost: number; ackedPerSecond: number; retried: number };
     errors: Record<string, number>;
-    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; idleHeapTotalMB: number; steadyHeapTotalMB: number; steadyNewSpaceMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number; idleHeapMB?: number; answeredHeapMB?: number; liveHeapPerStudentKB?: number | null }[];
+    nodes: { node: number; studentsConnected: number; idleRssMB: number; steadyRssMB: number; peakRssMB: number; idleHeapTotalMB: number; steadyHeapTotalMB: number; steadyNewSpaceMB: number; rssPerStudentKB: number | null; cpuPercentAnswering: number; examTreeLoads: number; eventLoopStallMaxMs?: number; idleHeapMB?: number; answeredHeapMB?: number; liveHeapPerStudentKB?: number | null }[];
     sql: { perAnswer: number | null; statementsWhileAnswering: number };
     load: { atStart: { loadavg1: number }; atEnd: { loadavg1: number }; shared: boolean };
     clientLagP99Ms: number;
@@ -573,7 +582,7 @@ function printSummary(s: Record<string, unknown> & { [k: string]: unknown }, dir
     `errors by code      ${Object.keys(j.errors).length ? JSON.stringify(j.errors) : 'none'}${j.answers.retried ? ` (${j.answers.retried} retried)` : ''}`,
     ...j.nodes.map(
       (n) =>
-        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle (V8 heap committed ${n.idleHeapTotalMB} → ${n.steadyHeapTotalMB} MB, young generation ${n.steadyNewSpaceMB} MB);${n.idleHeapMB === undefined ? '' : ` live heap ${n.idleHeapMB} → ${n.answeredHeapMB} MB = ${n.liveHeapPerStudentKB ?? '-'} KB per student;`} exam tree read from the database ${n.examTreeLoads}×`,
+        `node ${n.node}              ${n.studentsConnected} students; CPU ${n.cpuPercentAnswering} % of a core while answering; RSS idle ${n.idleRssMB} MB, steady ${n.steadyRssMB} MB, peak ${n.peakRssMB} MB = ${n.rssPerStudentKB ?? '-'} KB per student above idle (V8 heap committed ${n.idleHeapTotalMB} → ${n.steadyHeapTotalMB} MB, young generation ${n.steadyNewSpaceMB} MB);${n.idleHeapMB === undefined ? '' : ` live heap ${n.idleHeapMB} → ${n.answeredHeapMB} MB = ${n.liveHeapPerStudentKB ?? '-'} KB per student;`} exam tree read from the database ${n.examTreeLoads}×${n.eventLoopStallMaxMs === undefined ? '' : `; longest event-loop stall ${n.eventLoopStallMaxMs} ms`}`,
     ),
     `SQL per answer      ${j.sql.perAnswer ?? '-'} (${j.sql.statementsWhileAnswering} statements while answering, db_statements_total)`,
     `machine load        ${j.load.atStart.loadavg1} before the run${j.load.shared ? ' (shared: not a quiet figure)' : ' (quiet)'}, ${j.load.atEnd.loadavg1} at its end (its own load included); client event-loop lag p99 ${j.clientLagP99Ms} ms`,

@@ -89,6 +89,11 @@ export const watchExam = (socket: InvigilatorSocket, examId: number, timeoutMs =
 
 /** The error code of a refused ack, or of a failed connect (`connect_error` message). */
 export function errorCode(err: unknown): string {
+  // engine.io-client's "websocket error" says nothing: its cause is the HTTP status or the socket error.
+  const cause = (err as { description?: { message?: unknown; error?: { code?: unknown } } } | null)?.description;
+  const status = typeof cause?.message === 'string' ? /Unexpected server response: (\d+)/.exec(cause.message)?.[1] : undefined;
+  if (status) return `WEBSOCKET_HTTP_${status}`;
+  if (typeof cause?.error?.code === 'string') return `WEBSOCKET_${cause.error.code}`;
   const message = err instanceof Error ? err.message : String(err);
   return /^[A-Z_]+$/.test(message) ? message : message.replace(/[^A-Za-z]+/g, '_').toUpperCase().slice(0, 40) || 'UNKNOWN';
 }
