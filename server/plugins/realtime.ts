@@ -70,7 +70,7 @@ export default fp<{ config: Config }>(
       .catch((err: unknown) => app.log.warn({ err }, "could not read the database's clock; using this node's until an attempt starts"));
     const clocks = new AttemptClocks(examNsp, clock, { syncMs: config.timerSyncMs });
     const notifier: SocketNotifier = new SocketNotifier(examNsp, bus, () => progress);
-    const progress = new ProgressTracker(app.stores.roster, (examId, updates) => notifier.roster(examId, updates), app.log, config.progressIntervalMs);
+    const progress = new ProgressTracker(app.stores.roster, (examId, updates) => notifier.rosterNow(examId, updates), app.log, config.progressIntervalMs);
     const presence = new Presence(
       app.redis,
       config.redisKeyPrefix,

@@ -12,14 +12,14 @@ import type { ClusterBus } from './cluster-bus.js';
 import { attemptRoom, examRoom } from './rooms.js';
 import type { ExamNamespace } from './socket-server.js';
 
+/** How long roster rows wait to travel together: one bus message per exam per window, not one per change. */
+export const ROSTER_BATCH_MS = 25;
+
 /**
  * The domain's notifications, delivered on every node: student-facing messages through Socket.IO
  * rooms (the adapter fans them out), node-local work (timers, invigilator fan-out to sockets and
  * feeds) through the cluster bus.
  */
-/** How long roster rows wait to travel together: one bus message per exam per window, not one per change. */
-export const ROSTER_BATCH_MS = 25;
-
 export class SocketNotifier implements ExamNotifier {
   private readonly flagTypes = new Set<string>(FLAG_EVENT_TYPES);
   /** Roster rows waiting for the window to end, per exam, in the order they happened. */
@@ -49,6 +49,12 @@ export class SocketNotifier implements ExamNotifier {
     if (pending) for (const row of rows) pending.push(row);
     else this.pendingRoster.set(examId, rows);
     this.rosterTimer ??= setTimeout(() => this.flushRoster(), ROSTER_BATCH_MS);
+  }
+
+  /** Rows already gathered over a window of their own (progress): sent now, after any rows waiting. */
+  rosterNow(examId: number, update: RosterUpdate | RosterUpdate[]): void {
+    this.roster(examId, update);
+    this.flushRoster();
   }
 
   /** Sends the rows waiting now (also at shutdown, before the sockets close). */
