@@ -3,6 +3,8 @@
  * at most SOCKETS_PER_USER sockets on a node, and one attempt cannot fill the node's answer buffer.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Socket as NetSocket } from 'node:net';
 import { EXAM_EVENTS, EXAM_NAMESPACE } from '../server/protocol.js';
 import { MAX_PENDING_PER_ATTEMPT } from '../server/exam/answer-writer.js';
 import { AppError } from '../server/errors.js';
@@ -28,6 +30,35 @@ describe('limits per user', () => {
     const [other] = (await createUsers(t.app, 1)) as [TestUser];
     await connectSocket(t.url, EXAM_NAMESPACE, other.token);
     sockets[0]!.disconnect();
+    await new Promise((r) => setTimeout(r, 100));
+    await connectSocket(t.url, EXAM_NAMESPACE, student.token);
+  });
+
+  it('counts CONNECT packets one by one even when many arrive over one connection in one read', async () => {
+    // One engine.io connection (raw WebSocket), five socket.io CONNECTs to /exam for the same user,
+    // written as one TCP segment: the server decodes them together, before any has finished connecting.
+    const [student] = (await createUsers(t.app, 1)) as [TestUser];
+    const ws = new WebSocket(`${t.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+    const frames: string[] = [];
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (text === '2') ws.send('3'); // engine.io ping
+      else frames.push(text);
+    });
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    const tcp = (ws as unknown as { _socket: NetSocket })._socket;
+    tcp.cork();
+    for (let i = 0; i < 5; i++) ws.send(`40${EXAM_NAMESPACE},${JSON.stringify({ token: student.token })}`);
+    tcp.uncork();
+    const replies = () => frames.filter((f) => f.startsWith(`40${EXAM_NAMESPACE},`) || f.startsWith(`44${EXAM_NAMESPACE},`));
+    for (let i = 0; i < 100 && replies().length < 5; i++) await new Promise((r) => setTimeout(r, 20));
+    const connected = replies().filter((f) => f.startsWith('40'));
+    const refused = replies().filter((f) => f.startsWith('44'));
+    expect(connected).toHaveLength(3);
+    expect(refused).toHaveLength(2);
+    for (const f of refused) expect(JSON.parse(f.slice(f.indexOf(',') + 1))).toMatchObject({ message: 'RATE_LIMITED' });
+    // Closing the connection gives the three places back.
+    ws.close();
     await new Promise((r) => setTimeout(r, 100));
     await connectSocket(t.url, EXAM_NAMESPACE, student.token);
   });
