@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -142,8 +142,12 @@ export interface Proxy {
   stop(): Promise<void>;
 }
 
-/** Starts nginx (not as a daemon) from deploy/nginx.conf in front of `upstreams` on a free loopback port. */
-export async function startNginx(upstreams: string[], workers: number): Promise<Proxy> {
+/**
+ * Starts nginx (not as a daemon) from deploy/nginx.conf in front of `upstreams` on a free loopback port.
+ * `keepLogIn`: a folder where its error log is kept at `stop()` when it logged anything (502s, upstream
+ * timeouts: the proxy's side of a failed connect).
+ */
+export async function startNginx(upstreams: string[], workers: number, keepLogIn?: string): Promise<Proxy> {
   const dir = await mkdtemp(path.join(tmpdir(), 'exam-loadtest-nginx-'));
   await chmod(dir, 0o755);
   const port = await freePort();
@@ -178,6 +182,8 @@ export async function startNginx(upstreams: string[], workers: number): Promise<
     pids: () => [child.pid!, ...workerPids()],
     stop: async () => {
       await stopProcess(child, 5000);
+      const log = path.join(dir, 'error.log');
+      if (keepLogIn && (await stat(log).catch(() => null))?.size) await copyFile(log, path.join(keepLogIn, 'nginx-error.log'));
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -351,7 +351,7 @@ async function main(): Promise<number> {
     // The first node migrates the new database; the others start once it has.
     nodes.push(await startNode(0, env, nodeArgs(0)));
     for (let i = 1; i < o.nodes; i++) nodes.push(await startNode(i, env, nodeArgs(i)));
-    if (o.nodes > 1) proxy = await startNginx(nodes.map((n) => new URL(n.url).host), 4);
+    if (o.nodes > 1) proxy = await startNginx(nodes.map((n) => new URL(n.url).host), 4, resultsDir);
     const url = proxy?.url ?? nodes[0]!.url;
 
     const seeded = await seedLoadTest(dbUrl.toString(), nodes[0]!.url, {
