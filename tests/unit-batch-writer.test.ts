@@ -123,7 +123,26 @@ describe('BatchWriter', () => {
     expect(await Promise.all([w.enqueue(1), w.enqueue(2)])).toEqual(['stored:1', 'stored:2']);
     expect(store.calls).toBe(3);
     expect(store.committed).toEqual([1, 2]);
-    expect(log.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
+    // One warning for the run of failures, one line when it is over: not one per failed write.
+    expect(log.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(log.lines.filter((l) => l.level === 'info').map((l) => l.msg)).toEqual(['batch writes succeed again']);
+  });
+
+  it('logs an outage of many batches once when it starts, once at its first refusal and once when it ends', async () => {
+    const store = new MemoryStore();
+    const log = memoryLog();
+    const w = writer(store, { retries: 1, maxBatch: 2, concurrency: 2 }, log);
+    store.failures = 1000;
+    const refused = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => w.enqueue(i)));
+    expect(refused.every((r) => r.status === 'rejected')).toBe(true);
+    expect(store.calls).toBe(20); // 10 batches, each tried twice
+    store.failures = 0;
+    expect(await w.enqueue(99)).toBe('stored:99');
+    expect(log.lines.map((l) => `${l.level} ${l.msg}`)).toEqual([
+      'warn batch writes failing; retrying with back-off (logged once until a write succeeds)',
+      'error batch write failed after its retries; refusing its items UNAVAILABLE (logged once until a write succeeds)',
+      'info batch writes succeed again',
+    ]);
   });
 
   it('refuses with a retryable UNAVAILABLE once the retries are exhausted, and keeps working afterwards', async () => {

@@ -52,6 +52,12 @@ export class BatchWriter<I, R> {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly opts: BatchWriterOptions;
+  /**
+   * Since the first retryable failure, until a write succeeds (a database outage): logged when it starts,
+   * at its first refusal and when it ends, with counts, not once per batch (at thousands of students
+   * an outage fails dozens of batches a second).
+   */
+  private failing: { since: number; failures: number; refused: number; refusalLogged: boolean } | null = null;
 
   constructor(
     private readonly name: string,
@@ -120,17 +126,33 @@ export class BatchWriter<I, R> {
       try {
         const results = await this.write(items);
         batch.forEach((p, i) => p.resolve(results[i]!));
+        if (this.failing) {
+          const { since, failures, refused } = this.failing;
+          this.failing = null;
+          this.log.info({ writer: this.name, failedWrites: failures, refusedItems: refused, forMs: Date.now() - since }, 'batch writes succeed again');
+        }
         return;
       } catch (err) {
         if (!this.opts.retryable(err)) return this.split(batch, err);
+        const delay = Math.min(50 * 2 ** attempt, 2_000);
+        if (!this.failing) {
+          this.failing = { since: Date.now(), failures: 0, refused: 0, refusalLogged: false };
+          this.log.warn(
+            { err, writer: this.name, items: batch.length, retryInMs: delay, retries: this.opts.retries },
+            'batch writes failing; retrying with back-off (logged once until a write succeeds)',
+          );
+        }
+        this.failing.failures++;
         if (attempt >= this.opts.retries) {
-          this.log.error({ err, writer: this.name, items: batch.length }, 'batch write failed; refusing its items');
+          this.failing.refused += batch.length;
+          if (!this.failing.refusalLogged) {
+            this.failing.refusalLogged = true;
+            this.log.error({ err, writer: this.name, items: batch.length }, 'batch write failed after its retries; refusing its items UNAVAILABLE (logged once until a write succeeds)');
+          }
           const refusal = new AppError('UNAVAILABLE', 'Could not save right now; retry', { retryAfterMs: 1000 });
           batch.forEach((p) => p.reject(refusal));
           return;
         }
-        const delay = Math.min(50 * 2 ** attempt, 2_000);
-        this.log.warn({ err, writer: this.name, items: batch.length, retryInMs: delay }, 'batch write failed; retrying');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
