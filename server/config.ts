@@ -136,6 +136,7 @@ export const EnvironmentSchema = Type.Object({
   DB_IDLE_TIMEOUT_MS: Integer(30_000, 1_000, 3_600_000),
   REDIS_URL: Url(['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: Type.String({ default: 'exam:' }),
+  REDIS_COMMAND_TIMEOUT_MS: Integer(2000, 100, 60_000),
   ALLOWED_ORIGINS: Origins,
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   JWT_TTL_SECONDS: Integer(8 * 3600, 60, 30 * 24 * 3600),
@@ -196,6 +197,11 @@ export interface Config {
   redisUrl: Environment['REDIS_URL'];
   /** `REDIS_KEY_PREFIX`: prefix of every Redis key and channel of this deployment. @default 'exam:' */
   redisKeyPrefix: Environment['REDIS_KEY_PREFIX'];
+  /**
+   * `REDIS_COMMAND_TIMEOUT_MS`: a Redis command without a reply after this long fails, so that a Redis
+   * that hangs (paused, cut without a reset) is met by the same fallbacks as one that is down. @default 2000
+   */
+  redisCommandTimeoutMs: Environment['REDIS_COMMAND_TIMEOUT_MS'];
   /** `ALLOWED_ORIGINS` (comma-separated); empty = only the server's own origin. @default [] */
   allowedOrigins: Environment['ALLOWED_ORIGINS'];
   /** `JWT_SECRET`, at least 32 characters; required in production, generated (and announced) otherwise. @default generated */
@@ -349,6 +355,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPool: { min: e.DB_POOL_MIN, max: e.DB_POOL_MAX, idleTimeoutMs: e.DB_IDLE_TIMEOUT_MS },
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     allowedOrigins: e.ALLOWED_ORIGINS,
     jwtSecret,
     jwtSecretGenerated,

@@ -23,7 +23,7 @@ declare module 'fastify' {
  */
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    const redis = config.redisUrl ? createRedis(config.redisUrl, app.log, 'cache') : null;
+    const redis = config.redisUrl ? createRedis(config.redisUrl, app.log, 'cache', config.redisCommandTimeoutMs) : null;
     // ioredis reads the option on every command, so setting it on the client created above is enough.
     if (redis) redis.options.enableOfflineQueue = false;
     app.decorate('redis', redis);

@@ -7,13 +7,17 @@ import { afterFile } from './db.js';
  * from one app and give it back: `down()` cuts every relayed connection and refuses new ones (the
  * app sees ECONNRESET, then ECONNREFUSED), `up()` listens again on the same port. `cutNextWrite()`
  * cuts, instead of relaying, the connection whose client sends the next bytes (one statement caught
- * mid-flight, on a connection that was already open). Closed after the file.
+ * mid-flight, on a connection that was already open). `stall()` keeps every connection open but
+ * relays nothing (a service that hangs: paused, or cut off without a reset), until `resume()` delivers
+ * what was held back. Closed after the file.
  */
 export interface TcpProxy {
   port: number;
   down(): Promise<void>;
   up(): Promise<void>;
   cutNextWrite(): void;
+  stall(): void;
+  resume(): void;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
@@ -21,6 +25,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let server: Server | null = null;
   let port = 0;
   let cutNext = false;
+  let stalled = false;
+  /** Chunks held back while stalled, in order, with where each goes. */
+  let held: { to: Socket; chunk: Buffer }[] = [];
+  const relay = (from: Socket, to: Socket, chunk: Buffer) => {
+    if (stalled) return void held.push({ to, chunk });
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once('drain', () => from.resume());
+    }
+  };
   const listen = async () => {
     const s = createServer((client) => {
       const upstream = connect(targetPort, targetHost);
@@ -37,12 +51,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         if (cutNext) {
           cutNext = false;
           drop();
-        } else if (!upstream.write(chunk)) {
-          client.pause();
-          upstream.once('drain', () => client.resume());
-        }
+        } else relay(client, upstream, chunk);
       });
-      upstream.pipe(client);
+      upstream.on('data', (chunk: Buffer) => relay(upstream, client, chunk));
     });
     await new Promise<void>((resolve, reject) => s.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
     port = (s.address() as AddressInfo).port;
@@ -64,6 +75,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     cutNextWrite() {
       cutNext = true;
+    },
+    stall() {
+      stalled = true;
+    },
+    resume() {
+      stalled = false;
+      const queue = held;
+      held = [];
+      for (const { to, chunk } of queue) if (!to.destroyed) to.write(chunk);
     },
   };
   await listen();
