@@ -10,10 +10,12 @@
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { EXAM_EVENTS, EXAM_NAMESPACE, type TimerEvent } from '../server/protocol.js';
 import { createTestApp, examBody, type TestApp } from './helpers/app.js';
 import type { ServerNode } from '../loadtest/nodes.js';
 import { startChildNode } from './helpers/child-node.js';
+import { TEST_REDIS_URL } from './helpers/db.js';
 import { createExam, createUsers, questionsOf, sleep, startAttempt, type TestUser } from './helpers/exam.js';
 import { collect, waitFor } from './helpers/nodes.js';
 import { sql } from './helpers/pg.js';
@@ -159,5 +161,32 @@ describe('a node whose clock is 10 minutes ahead', () => {
       node.process.kill('SIGUSR2');
       await waitFor('the clock step', () => node.log().includes(`clock-ahead: clock set ahead by ${OFFSET_MS} ms`));
     });
+  }, 60_000);
+
+  it("and the node with the right clock take each other for alive, and a dead node is found dead: presence follows the database's time", async () => {
+    const redis = new Redis(TEST_REDIS_URL);
+    const nodes = () => redis.zrange(`${PREFIX}presence:nodes`, '0', '-1');
+    try {
+      const before = new Set(await nodes());
+      const node = await skewedNode();
+      const id = await waitFor('the skewed node to beat', async () => (await nodes()).find((n) => !before.has(n)));
+      // Its heartbeats carry the database's time, not its own 10 minutes ahead (with those, the right
+      // node took it for alive for 10 minutes after it died).
+      const score = Number(await redis.zscore(`${PREFIX}presence:nodes`, id));
+      expect(Math.abs(score - (await dbNowMs()))).toBeLessThan(3000);
+      // And it never takes the right node for dead: reaping (PRESENCE_DEAD_AFTER_MS, 6 s, after its first
+      // beat, then every beat) with its own clock, it found every other heartbeat 10 minutes old and
+      // removed the right node and its students. Watched for 9 s: the right node stays listed.
+      const right = survivor.app.presence.nodeId;
+      for (const until = Date.now() + 9000; Date.now() < until; await sleep(100)) {
+        expect(await redis.zscore(`${PREFIX}presence:nodes`, right), 'the right node in presence:nodes').not.toBeNull();
+      }
+      expect(node.log()).not.toContain('presence: a node stopped answering');
+      // Killed, it is found dead by a live node (whichever sees it first).
+      node.process.kill('SIGKILL');
+      await waitFor('the skewed node to be found dead', async () => !(await nodes()).includes(id), 15_000);
+    } finally {
+      redis.disconnect();
+    }
   }, 60_000);
 });

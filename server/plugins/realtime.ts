@@ -85,7 +85,8 @@ export default fp<{ config: Config }>(
         for (const [examId, updates] of byExam) notifier.roster(examId, updates.length === 1 ? updates[0]! : updates);
       },
       app.log,
-      config.presence,
+      // Scored with the database's time, like every deadline: the nodes' own clocks may disagree.
+      { ...config.presence, now: () => clock.nowMs() },
     );
     bus.on('exam-changed', ({ examId }) => app.questions.evict(examId));
 
@@ -108,6 +109,7 @@ export default fp<{ config: Config }>(
       presence,
       log: app.log,
       intervalMs: config.resyncIntervalMs,
+      now: () => clock.nowMs(),
     });
     // The resync tells only the ends this node's sockets missed, and never pushes a roster field older than one just sent.
     bus.tap('ended', ({ attemptId }) => resync.noteEnded(attemptId));

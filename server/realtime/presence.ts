@@ -14,6 +14,12 @@ export interface PresenceOptions {
   heartbeatMs: number;
   /** A node silent this long is dead: its students are shown disconnected. @default 6000 */
   deadAfterMs: number;
+  /**
+   * The time heartbeats are scored with and compared against, the same on every node: the database's
+   * (a node's own clock 10 minutes ahead took every other node for dead, and was taken for alive for
+   * 10 minutes after it died). @default Date.now
+   */
+  now: () => number;
 }
 
 /**
@@ -55,7 +61,7 @@ export class Presence {
   };
   private readonly onReady = () => {
     if (!this.stale) return;
-    this.unsettledUntil = Date.now() + this.opts.deadAfterMs;
+    this.unsettledUntil = this.opts.now() + this.opts.deadAfterMs;
     // Back: rewrite at once rather than at the next beat (Redis may have restarted empty).
     if (this.timer) this.beatNow();
   };
@@ -69,7 +75,7 @@ export class Presence {
     private readonly log: FastifyBaseLogger,
     opts: Partial<PresenceOptions> = {},
   ) {
-    this.opts = { heartbeatMs: 2000, deadAfterMs: 6000, ...opts };
+    this.opts = { heartbeatMs: 2000, deadAfterMs: 6000, now: Date.now, ...opts };
     this.k = {
       nodes: `${keyPrefix}presence:nodes`,
       node: (id) => `${keyPrefix}presence:node:${id}`,
@@ -123,7 +129,7 @@ export class Presence {
     if (this.redis) {
       await this.redis
         .multi()
-        .zadd(this.k.nodes, Date.now(), this.nodeId)
+        .zadd(this.k.nodes, this.opts.now(), this.nodeId)
         .hset(this.k.exam(examId), `${studentId}:${this.nodeId}`, String(attemptId ?? ''))
         .sadd(this.k.node(this.nodeId), key)
         .exec()
@@ -149,7 +155,7 @@ export class Presence {
           .multi()
           .hdel(this.k.exam(examId), `${studentId}:${this.nodeId}`)
           .srem(this.k.node(this.nodeId), key)
-          .zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf')
+          .zrangebyscore(this.k.nodes, this.opts.now() - this.opts.deadAfterMs, '+inf')
           .exec();
         const failed = results?.find(([err]) => err);
         if (!results || failed) throw failed?.[0] ?? new Error('presence: transaction discarded');
@@ -169,7 +175,7 @@ export class Presence {
    */
   private async onOtherNodes(examId: number, studentIds: readonly number[], alive?: string[]): Promise<Set<number>> {
     const redis = this.redis!;
-    const live = alive ?? (await redis.zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf'));
+    const live = alive ?? (await redis.zrangebyscore(this.k.nodes, this.opts.now() - this.opts.deadAfterMs, '+inf'));
     const others = live.filter((node) => node !== this.nodeId);
     const out = new Set<number>();
     if (others.length === 0 || studentIds.length === 0) return out;
@@ -207,7 +213,7 @@ export class Presence {
     let alive: string[];
     try {
       const pipeline = this.redis.pipeline();
-      pipeline.zrangebyscore(this.k.nodes, Date.now() - this.opts.deadAfterMs, '+inf');
+      pipeline.zrangebyscore(this.k.nodes, this.opts.now() - this.opts.deadAfterMs, '+inf');
       for (const examId of examIds) pipeline.hkeys(this.k.exam(examId));
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([err]) => err);
@@ -248,7 +254,7 @@ export class Presence {
   }
 
   private async heartbeat(): Promise<void> {
-    const added = await this.redis!.zadd(this.k.nodes, Date.now(), this.nodeId);
+    const added = await this.redis!.zadd(this.k.nodes, this.opts.now(), this.nodeId);
     // Unknown to Redis (restarted empty, or another node took this one for dead and removed its entries).
     if (added === 1) this.stale = true;
     if (this.stale) await this.rewrite();
@@ -264,7 +270,7 @@ export class Presence {
     const nodeKey = this.k.node(this.nodeId);
     this.stale = false;
     // Others had no Redis either: their silence (and their missing entries) says nothing yet.
-    this.unsettledUntil = Date.now() + this.opts.deadAfterMs;
+    this.unsettledUntil = this.opts.now() + this.opts.deadAfterMs;
     const recorded = await redis.smembers(nodeKey);
     // Built and sent in one tick from the counts as they are now: a join or leave after this is sent after it.
     const multi = redis.multi();
@@ -281,7 +287,7 @@ export class Presence {
       multi.hset(this.k.exam(examId), `${studentId}:${this.nodeId}`, String(attemptId ?? '')).sadd(nodeKey, key);
       present.push({ examId, studentId, attemptId, connected: true });
     }
-    multi.zadd(this.k.nodes, Date.now(), this.nodeId);
+    multi.zadd(this.k.nodes, this.opts.now(), this.nodeId);
     try {
       await multi.exec();
     } catch (err) {
@@ -308,13 +314,13 @@ export class Presence {
    * `connected` out; each node's rewrite reports its own students).
    */
   settled(): boolean {
-    return Date.now() >= this.unsettledUntil;
+    return this.opts.now() >= this.unsettledUntil;
   }
 
   private async reapDeadNodes(): Promise<void> {
     if (!this.settled()) return;
     const redis = this.redis!;
-    const dead = await redis.zrangebyscore(this.k.nodes, '-inf', Date.now() - this.opts.deadAfterMs);
+    const dead = await redis.zrangebyscore(this.k.nodes, '-inf', this.opts.now() - this.opts.deadAfterMs);
     for (const node of dead) {
       if (node === this.nodeId) continue;
       // Whoever removes it first cleans up after it; the others see 0 and move on.

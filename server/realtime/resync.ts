@@ -28,6 +28,8 @@ export interface NodeResyncDeps {
   log: FastifyBaseLogger;
   /** How often, besides each return of the Redis subscriber. */
   intervalMs: number;
+  /** The time deadlines are compared with: the database's, as everywhere. @default Date.now */
+  now?: () => number;
 }
 
 const EXAM_ROOM = /^exam:(\d+)$/;
@@ -115,7 +117,7 @@ export class NodeResync {
     const states = await this.deps.roster.attemptStates([...new Set(open.map((c) => c.attemptId))]);
     const moved = new Map<number, { deadlineAt: Date; graceMs: number }>();
     const ended = new Map<number, AttemptEndedEvent>();
-    const now = Date.now();
+    const now = (this.deps.now ?? Date.now)();
     for (const ctx of open) {
       const db = states.get(ctx.attemptId);
       if (!db) continue;
