@@ -3,15 +3,17 @@ import type { FastifyBaseLogger } from 'fastify';
 
 /**
  * An ioredis client with what every client of ours needs: an error listener (an unhandled `error`
- * event crashes the process), bounded retries per command, a capped reconnect back-off, and a reply
- * deadline per command (`commandTimeoutMs`): a Redis that stops answering without closing the
- * connection would otherwise leave every caller waiting (a login's throttle check, a first
- * `attempt:start`'s cache read, `/readyz`) instead of falling back as when it is down.
+ * event crashes the process), bounded retries per command, a capped reconnect back-off, and, when
+ * given, a reply deadline per command (`commandTimeoutMs`): a Redis that stops answering without
+ * closing the connection would otherwise leave every caller of the cache client waiting (a login's
+ * throttle check, a first `attempt:start`'s cache read, `/readyz`) instead of falling back as when it
+ * is down. The adapter's pair goes without: nothing waits on its commands (publishes are fired and
+ * forgotten, the subscriber only subscribes), and its reconnect and resubscribe stay as tested.
  */
-export function createRedis(url: string, log: FastifyBaseLogger, name: string, commandTimeoutMs: number): Redis {
+export function createRedis(url: string, log: FastifyBaseLogger, name: string, commandTimeoutMs?: number): Redis {
   const client = new Redis(url, {
     connectionName: name,
-    commandTimeout: commandTimeoutMs,
+    ...(commandTimeoutMs ? { commandTimeout: commandTimeoutMs } : {}),
     maxRetriesPerRequest: 2,
     connectTimeout: 5_000,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 3_000),

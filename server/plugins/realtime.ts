@@ -59,7 +59,7 @@ declare module 'fastify' {
 export default fp<{ config: Config }>(
   async (app, { config }) => {
     const io = createSocketServer(app.server, config.allowedOrigins);
-    const fanout = config.redisUrl ? attachRedisAdapter(io, config.redisUrl, config.redisKeyPrefix, app.log, config.redisCommandTimeoutMs) : null;
+    const fanout = config.redisUrl ? attachRedisAdapter(io, config.redisUrl, config.redisKeyPrefix, app.log) : null;
     const bus = new ClusterBus(mainNamespace(io), fanout !== null, app.log);
     const examNsp = examNamespace(io);
     const invigilatorNsp = invigilatorNamespace(io);

@@ -30,9 +30,9 @@ export interface RedisFanout {
  * own (error listeners, bounded retries). Logs once when fan-out degrades to this node only and once
  * when it recovers; `healthy()` feeds `/readyz`. Answers never go through here.
  */
-export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, log: FastifyBaseLogger, commandTimeoutMs: number): RedisFanout {
-  const pub = createRedis(url, log, 'fanout-pub', commandTimeoutMs);
-  const sub = createRedis(url, log, 'fanout-sub', commandTimeoutMs);
+export function attachRedisAdapter(io: Server, url: string, keyPrefix: string, log: FastifyBaseLogger): RedisFanout {
+  const pub = createRedis(url, log, 'fanout-pub');
+  const sub = createRedis(url, log, 'fanout-sub');
   let degraded = false;
   let closing = false;
   const restored: (() => void)[] = [];
