@@ -297,7 +297,11 @@ export class Presence {
     let leftForGood = gone;
     if (gone.length) {
       const byExam = new Map<number, number[]>();
-      for (const g of gone) byExam.set(g.examId, [...(byExam.get(g.examId) ?? []), g.studentId]);
+      for (const g of gone) {
+        const students = byExam.get(g.examId);
+        if (students) students.push(g.studentId);
+        else byExam.set(g.examId, [g.studentId]);
+      }
       const elsewhere = new Map<number, Set<number>>();
       for (const [examId, students] of byExam) elsewhere.set(examId, await this.onOtherNodes(examId, students));
       leftForGood = gone.filter((g) => !elsewhere.get(g.examId)!.has(g.studentId));
@@ -338,10 +342,7 @@ export class Presence {
         const fields = students.map((s) => `${s.studentId}:${node}`);
         const values = await redis.hmget(this.k.exam(examId), ...fields);
         await redis.hdel(this.k.exam(examId), ...fields);
-        const elsewhere = await this.onOtherNodes(
-          examId,
-          students.map((s) => s.studentId),
-        );
+        const elsewhere = await this.onOtherNodes(examId, students.map((s) => s.studentId));
         students.forEach((s, i) => {
           if (elsewhere.has(s.studentId) || this.local.has(`${examId}:${s.studentId}`)) return;
           const attempt = values[i] ? Number(values[i]) : null;
